@@ -1,0 +1,351 @@
+/**
+ * The event bus of one execution: a `PubSub` of everything that happens, with a bounded retained
+ * history.
+ *
+ * This module holds the bus event union (`ExecutionEvent`, `GroupEvent`, `LogEvent` and the
+ * `InterruptEvent` from `Interrupt.ts`), the `EventBus` service and its layers. Publishing never
+ * blocks; each subscriber runs in its own fiber, so a slow or failing one never slows or breaks the
+ * run; `stream` replays the retained history and then follows live events until the interrupt.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Context, Effect, Fiber, Layer, PubSub, Ref, Schema, type Scope, Stream } from "effect"
+import { makeRing } from "./internal/ring.ts"
+import { ExecutionStatus, InterruptEvent, IsoTimestamp } from "./Interrupt.ts"
+
+// -----------------------------------------------------------------------------
+// Events
+// -----------------------------------------------------------------------------
+
+/**
+ * What an actor is: an `agent` (plans and delegates), a `tool` (does one thing) or an `llm` call.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const ActorKind = Schema.Literals(["agent", "tool", "llm"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ActorKind = typeof ActorKind.Type
+
+const Millis = Schema.Number.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+
+/**
+ * One step in the life of an execution event (an actor call): `started`, then one terminal status per
+ * attempt (`completed`, `failed`, `interrupted`), with `retrying` between attempts and `recovered`
+ * when a resumed run replays a stored result.
+ *
+ * `result` holds the JSON-encoded result of a `completed` event; `partialOutput` the output an
+ * interrupted stream had produced; `stopLatency` how long the stop took (ms, request → handler ended).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class ExecutionEvent extends Schema.TaggedClass<ExecutionEvent>("agent-interrupt/ExecutionEvent")(
+  "ExecutionEvent",
+  {
+    stateId: Schema.String,
+    address: Schema.String,
+    actor: Schema.String,
+    kind: ActorKind,
+    status: ExecutionStatus,
+    occurrence: Count,
+    attempt: Count,
+    timestamp: IsoTimestamp,
+    message: Schema.optionalKey(Schema.String),
+    detail: Schema.optionalKey(Schema.String),
+    executionTime: Schema.optionalKey(Millis),
+    result: Schema.optionalKey(Schema.Json),
+    errorTag: Schema.optionalKey(Schema.String),
+    groupId: Schema.optionalKey(Schema.String),
+    stopLatency: Schema.optionalKey(Millis),
+    partialOutput: Schema.optionalKey(Schema.Json)
+  }
+) {
+  /** How deep the event is nested: `planner::search::tool_call` has depth 1. */
+  get depth(): number {
+    return Math.max(0, this.address.split("::").length - 2)
+  }
+}
+
+/**
+ * The lifecycle of a parallel group.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const GroupStatus = Schema.Literals(["pending", "running", "completed", "failed", "cancelled"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type GroupStatus = typeof GroupStatus.Type
+
+/**
+ * A parallel group changed state: `pending → running → completed | failed | cancelled`, with its
+ * branch counts.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class GroupEvent extends Schema.TaggedClass<GroupEvent>("agent-interrupt/GroupEvent")("GroupEvent", {
+  stateId: Schema.String,
+  groupId: Schema.String,
+  name: Schema.String,
+  address: Schema.String,
+  status: GroupStatus,
+  total: Count,
+  completed: Count,
+  failed: Count,
+  timestamp: IsoTimestamp,
+  detail: Schema.optionalKey(Schema.String)
+}) {}
+
+/**
+ * The level of a {@link LogEvent}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const LogLevel = Schema.Literals(["debug", "info", "warning", "error"])
+
+/**
+ * A message the library wants the watchers of a run to see, such as a checker failure.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class LogEvent extends Schema.TaggedClass<LogEvent>("agent-interrupt/LogEvent")("LogEvent", {
+  stateId: Schema.String,
+  level: LogLevel,
+  message: Schema.String,
+  timestamp: IsoTimestamp,
+  address: Schema.optionalKey(Schema.String)
+}) {}
+
+/**
+ * Everything that goes on the bus.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const BusEvent = Schema.Union([ExecutionEvent, GroupEvent, LogEvent, InterruptEvent])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type BusEvent = typeof BusEvent.Type
+
+/**
+ * `BusEvent` as a JSON string (NDJSON lines, SSE data, Redis messages).
+ *
+ * @category codecs
+ * @since 0.1.0
+ */
+export const BusEventJson = Schema.fromJsonString(BusEvent)
+
+/**
+ * A bus event with its position on the bus (1, 2, 3, ...): the id a reconnecting reader resumes from.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Sequenced {
+  readonly sequence: number
+  readonly event: BusEvent
+}
+
+/**
+ * Tells whether a bus event is the interrupt announcement.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isInterruptEvent = (event: BusEvent): event is InterruptEvent => event._tag === "InterruptEvent"
+
+// -----------------------------------------------------------------------------
+// Service
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of {@link EventBus.layerWith}.
+ *
+ * **Details**
+ *
+ * - `historyLimit`: how many events `history` and `stream` retain (default 10,000); older ones are
+ *   dropped, counted by `dropped`, and a warning is logged once.
+ * - `drainTimeout`: how long a subscriber may take to handle the events still queued when its scope
+ *   closes (default 1 second).
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface EventBusOptions {
+  readonly historyLimit?: number | undefined
+  readonly drainTimeout?: number | undefined
+}
+
+/**
+ * Options of {@link EventBus.streamWith}.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface StreamOptions {
+  /** Replay only retained events after this sequence number (a reconnecting reader's last id). */
+  readonly after?: number | undefined
+  /** End right after the `InterruptEvent` (default `true`). */
+  readonly untilInterrupt?: boolean | undefined
+}
+
+/**
+ * The bus of one execution.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class EventBus extends Context.Service<EventBus, {
+  /** Publishes an event: never blocks, never fails. */
+  readonly publish: (event: BusEvent) => Effect.Effect<void>
+  /**
+   * Runs `handler` for every event published from now on, in its own fiber that lives as long as the
+   * scope. A handler that fails or dies is logged and dropped; events still queued when the scope
+   * closes are handled first (up to `drainTimeout`).
+   */
+  readonly subscribe: <R>(
+    handler: (event: BusEvent) => Effect.Effect<void, unknown, R>
+  ) => Effect.Effect<void, never, Scope.Scope | R>
+  /** The retained history, then live events; ends right after the first `InterruptEvent`. */
+  readonly stream: Stream.Stream<BusEvent>
+  /** `stream` with sequence numbers, resuming after a given one, optionally not ending on interrupt. */
+  readonly streamWith: (options?: StreamOptions) => Stream.Stream<Sequenced>
+  /** The retained history, oldest first. */
+  readonly history: Effect.Effect<ReadonlyArray<BusEvent>>
+  /** How many events the bounded history has dropped so far. */
+  readonly dropped: Effect.Effect<number>
+  /** How many subscribers and streams are attached right now. */
+  readonly subscriberCount: Effect.Effect<number>
+}>()("agent-interrupt/EventBus") {
+  /**
+   * A bus with the default options. Each build is an independent bus.
+   */
+  static readonly layer: Layer.Layer<EventBus> = Layer.effect(EventBus, Effect.suspend(() => make()))
+
+  /**
+   * A bus with options.
+   */
+  static readonly layerWith = (options: EventBusOptions): Layer.Layer<EventBus> =>
+    Layer.effect(EventBus, make(options))
+}
+
+/**
+ * Builds a bus. Its PubSub is shut down when the scope closes.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
+  const historyLimit = options.historyLimit ?? 10_000
+  const drainTimeout = options.drainTimeout ?? 1_000
+  const pubsub = yield* PubSub.unbounded<Sequenced>()
+  yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
+  const ring = makeRing<Sequenced>(historyLimit)
+  const subscribers = yield* Ref.make(0)
+  let sequence = 0
+  let warnedDrop = false
+
+  const publish = (event: BusEvent): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const entry: Sequenced = { sequence: ++sequence, event }
+      ring.push(entry)
+      PubSub.publishUnsafe(pubsub, entry)
+      if (!warnedDrop && ring.dropped() > 0) {
+        warnedDrop = true
+        return Effect.logWarning(
+          `Event bus history is full (${historyLimit} events): older events are being dropped`
+        )
+      }
+      return Effect.void
+    })
+
+  const attach = Effect.acquireRelease(
+    Effect.andThen(Ref.update(subscribers, (n) => n + 1), PubSub.subscribe(pubsub)),
+    () => Ref.update(subscribers, (n) => n - 1)
+  )
+
+  // Subscribers still draining when the bus itself closes: the bus lets them finish first.
+  const drainers = new Set<Effect.Effect<void>>()
+  yield* Effect.addFinalizer(() => Effect.forEach(Array.from(drainers), (drain) => drain, { discard: true }))
+
+  const subscribe = <R>(
+    handler: (event: BusEvent) => Effect.Effect<void, unknown, R>
+  ): Effect.Effect<void, never, Scope.Scope | R> =>
+    Effect.gen(function*() {
+      const context = yield* Effect.context<R>()
+      const subscription = yield* attach
+      const handle = (entry: Sequenced): Effect.Effect<void, unknown> =>
+        Effect.suspend(() => handler(entry.event)).pipe(
+          Effect.provideContext(context),
+          Effect.catchCause((cause) =>
+            Cause.hasInterruptsOnly(cause)
+              ? Effect.failCause(cause)
+              : Effect.logWarning("Event bus subscriber failed; it is dropped", cause).pipe(
+                Effect.andThen(Effect.failCause(cause))
+              )
+          )
+        )
+      const loop = Effect.forever(Effect.flatMap(PubSub.take(subscription), handle))
+      const fiber = yield* Effect.forkScoped(Effect.exit(loop), { startImmediately: true })
+      // On close: stop waiting, then handle what is still queued so no published event goes unseen.
+      let drained = false
+      const drain: Effect.Effect<void> = Effect.suspend(() => {
+        if (drained) return Effect.void
+        drained = true
+        drainers.delete(drain)
+        if (fiber.pollUnsafe() !== undefined) return Effect.void
+        return Effect.gen(function*() {
+          yield* Fiber.interrupt(fiber)
+          const rest = yield* PubSub.takeUpTo(subscription, Number.POSITIVE_INFINITY)
+          yield* Effect.forEach(rest, handle, { discard: true }).pipe(
+            Effect.timeoutOption(drainTimeout),
+            Effect.exit
+          )
+        })
+      })
+      drainers.add(drain)
+      yield* Effect.addFinalizer(() => drain)
+    })
+
+  const streamWith = (streamOptions: StreamOptions = {}): Stream.Stream<Sequenced> => {
+    const after = streamOptions.after ?? 0
+    const untilInterrupt = streamOptions.untilInterrupt ?? true
+    const live = Stream.unwrap(Effect.gen(function*() {
+      // Subscribe first, then read the history: sequence numbers remove the overlap, so an event
+      // published in between is neither lost nor seen twice.
+      const subscription = yield* attach
+      const past = ring.toArray().filter((entry) => entry.sequence > after)
+      const last = past.length > 0 ? past[past.length - 1]!.sequence : after
+      return Stream.concat(
+        Stream.fromIterable(past),
+        Stream.fromSubscription(subscription).pipe(Stream.filter((entry) => entry.sequence > last))
+      )
+    }))
+    return untilInterrupt ? live.pipe(Stream.takeUntil((entry) => isInterruptEvent(entry.event))) : live
+  }
+
+  return EventBus.of({
+    publish,
+    subscribe,
+    stream: Stream.map(streamWith(), (entry) => entry.event),
+    streamWith,
+    history: Effect.sync(() => ring.toArray().map((entry) => entry.event)),
+    dropped: Effect.sync(() => ring.dropped()),
+    subscriberCount: Ref.get(subscribers)
+  })
+})

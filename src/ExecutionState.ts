@@ -1,0 +1,595 @@
+/**
+ * The interrupt state of one execution: a Ref-backed service that records the first interrupt,
+ * announces it once on the bus, wakes everything waiting for it, and answers `checkInterrupt` at the
+ * checkpoints of the run.
+ *
+ * It also owns the execution's timeout, its external checker (with a timeout, a throttle and a
+ * failure policy), the registry of generator fibers (streams) that die with the interrupt, and the
+ * stop policy that says how long running handlers may go on after it.
+ *
+ * @since 0.1.0
+ */
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberHandle,
+  Layer,
+  Option,
+  Predicate,
+  Ref,
+  Schema,
+  type Scope
+} from "effect"
+import { EventBus, LogEvent } from "./EventBus.ts"
+import {
+  ExecutionInterrupted,
+  type InterruptChecker,
+  type InterruptCheckerResult,
+  InterruptCheckerError,
+  InterruptEvent,
+  type InterruptReason,
+  InterruptSignal,
+  type OnCheckerError,
+  type StopPolicies,
+  StopPolicy
+} from "./Interrupt.ts"
+
+// -----------------------------------------------------------------------------
+// Models
+// -----------------------------------------------------------------------------
+
+/**
+ * What `requestInterrupt` takes; every field is optional (`reason` defaults to `user_cancelled`,
+ * `saveCheckpoint` to `true`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RequestInterruptOptions {
+  readonly reason?: InterruptReason | undefined
+  readonly message?: string | undefined
+  readonly triggeredBy?: string | undefined
+  readonly saveCheckpoint?: boolean | undefined
+}
+
+/**
+ * Options of {@link ExecutionState.layerWith}.
+ *
+ * **Details**
+ *
+ * - `stateId`: the execution's id (default: a random UUID). Letters, digits, `.`, `_`, `-`; at most
+ *   128 characters; not starting with `.`.
+ * - `checker`: an external interrupt checker, polled by `checkInterrupt` (default: none).
+ * - `checkerTimeout`: how long one checker call may take (default 5 seconds).
+ * - `checkerInterval`: call the checker at most once per interval (default 0: on every check).
+ * - `onCheckerError`: `"continue"` (default) or `"interrupt"` (fail closed, reason `error_threshold`).
+ * - `timeout`: start the execution's timeout at once (default: none).
+ * - `stopPolicy`: stop policies per reason (default: `system_shutdown` drains 10 s, others abort).
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface ExecutionStateOptions {
+  readonly stateId?: string | undefined
+  readonly checker?: InterruptChecker | undefined
+  readonly checkerTimeout?: Duration.Input | undefined
+  readonly checkerInterval?: Duration.Input | undefined
+  readonly onCheckerError?: OnCheckerError | undefined
+  readonly timeout?: Duration.Input | undefined
+  readonly stopPolicy?: StopPolicies | undefined
+}
+
+/**
+ * A valid state id: letters, digits, `.`, `_` and `-`, 1 to 128 characters, not starting with `.`.
+ * Safe as a file name, a Redis key part and a URL segment.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const StateId = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, {
+    expected: "a state id of 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"
+  }))
+)
+
+/**
+ * Tells whether a string is a valid state id.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isStateId: (u: unknown) => u is string = Schema.is(StateId)
+
+/**
+ * The signal a checker answering `true` stands for.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const externalCheckerSignal = (triggeredAt: string): InterruptSignal =>
+  new InterruptSignal({
+    reason: "custom",
+    message: "Interrupt signal detected from external source",
+    triggeredBy: "external_checker",
+    triggeredAt
+  })
+
+// -----------------------------------------------------------------------------
+// Service
+// -----------------------------------------------------------------------------
+
+/**
+ * The interrupt state of one execution.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class ExecutionState extends Context.Service<ExecutionState, {
+  /** The execution's id. */
+  readonly stateId: string
+  /**
+   * Interrupts the execution unless it already is. The first request wins: it records the signal,
+   * publishes the one `InterruptEvent`, wakes `awaitInterrupt`, and stops generators per the stop
+   * policy. Succeeds with `true` when this request was the winner, `false` when it changed nothing.
+   */
+  readonly requestInterrupt: (options?: RequestInterruptOptions | InterruptSignal) => Effect.Effect<boolean>
+  /** Installs (or with `undefined` removes) the external checker. */
+  readonly setInterruptChecker: (checker: InterruptChecker | undefined) => Effect.Effect<void>
+  /**
+   * A checkpoint: fails with `ExecutionInterrupted` once the execution is interrupted. Reads the local
+   * flag first (no allocation), then asks the checker, if any.
+   */
+  readonly checkInterrupt: Effect.Effect<void, ExecutionInterrupted>
+  /** Whether the execution has been interrupted (never calls the checker). */
+  readonly isInterrupted: Effect.Effect<boolean>
+  /** The winning signal, once interrupted. */
+  readonly interruptSignal: Effect.Effect<Option.Option<InterruptSignal>>
+  /** When the interrupt happened (Clock millis), once interrupted. */
+  readonly interruptedAt: Effect.Effect<Option.Option<number>>
+  /** Resumes with the winning signal the moment the execution is interrupted. */
+  readonly awaitInterrupt: Effect.Effect<InterruptSignal>
+  /**
+   * Resumes when running work must be aborted: the moment of the interrupt plus the allowance of the
+   * stop policy for its reason (0 for `abort`, the deadline for `drain`).
+   */
+  readonly awaitAbort: Effect.Effect<InterruptSignal>
+  /** The stop policy for a reason: `overrides` first, then the layer's, then the default. */
+  readonly stopPolicy: (reason: InterruptReason, overrides?: StopPolicies) => StopPolicy
+  /** Interrupts with reason `timeout` after `duration`; replaces a pending timeout. */
+  readonly setTimeout: (duration: Duration.Input, message?: string) => Effect.Effect<void>
+  /** Cancels the pending timeout, if any. */
+  readonly cancelTimeout: Effect.Effect<void>
+  /** Registers a generator fiber (a running stream) to be interrupted with the execution. */
+  readonly registerGenerator: (fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<void>
+  /** Forgets a generator fiber (it ended on its own). */
+  readonly unregisterGenerator: (fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<void>
+  /** Interrupts every registered generator fiber and waits for them to end. */
+  readonly killGenerators: Effect.Effect<void>
+  /** How many generator fibers are registered. */
+  readonly generatorCount: Effect.Effect<number>
+}>()("agent-interrupt/ExecutionState") {
+  /**
+   * An execution with default options. Needs an `EventBus`.
+   */
+  static readonly layer: Layer.Layer<ExecutionState, never, EventBus> = Layer.effect(
+    ExecutionState,
+    Effect.suspend(() => make())
+  )
+
+  /**
+   * An execution with options. Needs an `EventBus`.
+   */
+  static readonly layerWith = (options: ExecutionStateOptions): Layer.Layer<ExecutionState, never, EventBus> =>
+    Layer.effect(ExecutionState, make(options))
+
+  /**
+   * An execution together with its own fresh `EventBus`: what a program or a test needs.
+   */
+  static readonly layerWithBus = (
+    options: ExecutionStateOptions = {}
+  ): Layer.Layer<ExecutionState | EventBus> =>
+    Layer.effect(ExecutionState, make(options)).pipe(Layer.provideMerge(EventBus.layer))
+
+  /**
+   * `layerWithBus` with the fixed state id `test`, for tests.
+   */
+  static readonly layerTest: Layer.Layer<ExecutionState | EventBus> = Layer.effect(
+    ExecutionState,
+    Effect.suspend(() => make({ stateId: "test" }))
+  ).pipe(Layer.provideMerge(EventBus.layer))
+}
+
+interface Interrupted {
+  readonly signal: InterruptSignal
+  readonly failure: Effect.Effect<never, ExecutionInterrupted>
+  readonly at: number
+}
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  Predicate.hasProperty(u, "then") && typeof u.then === "function"
+
+const describe = (u: unknown): string => {
+  if (u instanceof Error) return u.message
+  if (typeof u === "string") return u
+  try {
+    const json = JSON.stringify(u)
+    return json === undefined ? String(u) : json
+  } catch {
+    return String(u)
+  }
+}
+
+const decodeSignal = Schema.decodeUnknownOption(InterruptSignal)
+
+const formatSeconds = (duration: Duration.Duration): string => {
+  const seconds = Duration.toSeconds(duration)
+  return Number.isInteger(seconds) ? String(seconds) : String(Number(seconds.toFixed(3)))
+}
+
+const isoFromMillis = (millis: number): string => new Date(millis).toISOString()
+
+/**
+ * Builds an execution's interrupt state. Its timeout, stop and generator fibers live in the scope.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(
+  options: ExecutionStateOptions = {}
+): Effect.fn.Return<ExecutionState["Service"], never, EventBus | Scope.Scope> {
+  const stateId = options.stateId ?? globalThis.crypto.randomUUID()
+  if (!isStateId(stateId)) {
+    return yield* Effect.die(
+      new Error(
+        `Invalid state id ${JSON.stringify(stateId)}: use 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'`
+      )
+    )
+  }
+  const checkerTimeout = Duration.fromInputUnsafe(options.checkerTimeout ?? "5 seconds")
+  const checkerInterval = Duration.toMillis(Duration.fromInputUnsafe(options.checkerInterval ?? 0))
+  const onCheckerError = options.onCheckerError ?? "continue"
+  const layerPolicies = options.stopPolicy
+
+  const bus = yield* EventBus
+  const scope = yield* Effect.scope
+  const current = yield* Ref.make<Interrupted | undefined>(undefined)
+  const checkerRef = yield* Ref.make<InterruptChecker | undefined>(options.checker)
+  const lastCheck = yield* Ref.make(Number.NEGATIVE_INFINITY)
+  const generators = yield* Ref.make<ReadonlySet<Fiber.Fiber<unknown, unknown>>>(new Set())
+  const interruptedDeferred = yield* Deferred.make<InterruptSignal>()
+  const abortDeferred = yield* Deferred.make<InterruptSignal>()
+  const timeoutHandle = yield* FiberHandle.make<void, never>()
+
+  const stopPolicy = (reason: InterruptReason, overrides?: StopPolicies): StopPolicy =>
+    StopPolicy.resolve(reason, overrides, layerPolicies)
+
+  const killGenerators: Effect.Effect<void> = Effect.gen(function*() {
+    const fibers = yield* Ref.getAndSet(generators, new Set())
+    if (fibers.size > 0) yield* Fiber.interruptAll(fibers)
+  })
+
+  const abort = (signal: InterruptSignal) =>
+    Effect.andThen(Deferred.succeed(abortDeferred, signal), killGenerators)
+
+  const interruptWith = (signal: InterruptSignal): Effect.Effect<boolean> =>
+    Effect.uninterruptible(Effect.gen(function*() {
+      if (Ref.getUnsafe(current) !== undefined) return false
+      const at = yield* Clock.currentTimeMillis
+      const record: Interrupted = {
+        signal,
+        failure: Effect.fail(ExecutionInterrupted.fromSignal(signal)),
+        at
+      }
+      const won = yield* Ref.modify(current, (c) => c === undefined ? [true, record] : [false, c])
+      if (!won) return false
+      yield* bus.publish(new InterruptEvent({ signal, stateId }))
+      yield* Deferred.succeed(interruptedDeferred, signal)
+      const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
+      if (Duration.isZero(allowance)) {
+        yield* abort(signal)
+      } else {
+        yield* Effect.forkIn(Effect.andThen(Effect.sleep(allowance), abort(signal)), scope, { startImmediately: true })
+      }
+      return true
+    }))
+
+  const requestInterrupt = (request: RequestInterruptOptions | InterruptSignal = {}): Effect.Effect<boolean> =>
+    Effect.suspend(() => {
+      if (Ref.getUnsafe(current) !== undefined) return Effect.succeed(false)
+      if (request instanceof InterruptSignal) return interruptWith(request)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        interruptWith(
+          new InterruptSignal({
+            reason: request.reason ?? "user_cancelled",
+            triggeredAt: isoFromMillis(now),
+            saveCheckpoint: request.saveCheckpoint ?? true,
+            ...(request.message === undefined ? {} : { message: request.message }),
+            ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
+          })
+        ))
+    })
+
+  // --- the checker -----------------------------------------------------------
+
+  const callChecker = (checker: InterruptChecker): Effect.Effect<InterruptCheckerResult, InterruptCheckerError> =>
+    Effect.suspend((): Effect.Effect<unknown, InterruptCheckerError> => {
+      let answer: ReturnType<InterruptChecker>
+      try {
+        answer = checker()
+      } catch (cause) {
+        return Effect.fail(new InterruptCheckerError({ kind: "threw", detail: describe(cause), cause }))
+      }
+      if (Effect.isEffect(answer)) {
+        return answer.pipe(
+          Effect.catchCause((cause) =>
+            Effect.fail(
+              new InterruptCheckerError({ kind: "failed", detail: describe(Cause.squash(cause)), cause })
+            )
+          )
+        )
+      }
+      if (isPromiseLike(answer)) {
+        const promise = answer
+        return Effect.tryPromise({
+          try: () => Promise.resolve(promise),
+          catch: (cause) => new InterruptCheckerError({ kind: "rejected", detail: describe(cause), cause })
+        })
+      }
+      return Effect.succeed(answer)
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: checkerTimeout,
+        orElse: () =>
+          Effect.fail(new InterruptCheckerError({ kind: "timed_out", detail: Duration.format(checkerTimeout) }))
+      }),
+      Effect.flatMap((answer): Effect.Effect<InterruptCheckerResult, InterruptCheckerError> => {
+        if (answer === true || answer === false || answer === null || answer === undefined) {
+          return Effect.succeed(answer)
+        }
+        if (answer instanceof InterruptSignal) return Effect.succeed(answer)
+        const decoded = decodeSignal(answer)
+        return Option.isSome(decoded)
+          ? Effect.succeed(decoded.value)
+          : Effect.fail(new InterruptCheckerError({ kind: "bad_value", detail: describe(answer) }))
+      })
+    )
+
+  const onCheckerFailure = (error: InterruptCheckerError): Effect.Effect<void, ExecutionInterrupted> =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      yield* Effect.logWarning(error.message, error).pipe(
+        Effect.annotateLogs({ module: "agent-interrupt/ExecutionState", stateId })
+      )
+      yield* bus.publish(
+        new LogEvent({ stateId, level: "warning", message: error.message, timestamp: isoFromMillis(now) })
+      )
+      if (onCheckerError === "interrupt") {
+        yield* interruptWith(
+          new InterruptSignal({
+            reason: "error_threshold",
+            message: error.message,
+            triggeredBy: "interrupt_checker",
+            triggeredAt: isoFromMillis(now)
+          })
+        )
+        return yield* Ref.getUnsafe(current)!.failure
+      }
+    })
+
+  const runChecker: Effect.Effect<void, ExecutionInterrupted> = Effect.gen(function*() {
+    const checker = Ref.getUnsafe(checkerRef)
+    if (checker === undefined) return
+    if (checkerInterval > 0) {
+      const now = yield* Clock.currentTimeMillis
+      if (now - Ref.getUnsafe(lastCheck) < checkerInterval) return
+      yield* Ref.set(lastCheck, now)
+    }
+    const answer = yield* Effect.exit(callChecker(checker))
+    // Someone else may have interrupted while the checker ran: their signal wins.
+    const already = Ref.getUnsafe(current)
+    if (already !== undefined) return yield* already.failure
+    if (Exit.isFailure(answer)) {
+      const error = Cause.findErrorOption(answer.cause)
+      // No typed failure: the check itself was interrupted; let that through unchanged.
+      if (Option.isNone(error)) return yield* Effect.failCause(answer.cause as Cause.Cause<never>)
+      return yield* onCheckerFailure(error.value)
+    }
+    const result = answer.value
+    if (result === false || result === null || result === undefined) return
+    const now = yield* Clock.currentTimeMillis
+    yield* interruptWith(result === true ? externalCheckerSignal(isoFromMillis(now)) : result)
+    return yield* Ref.getUnsafe(current)!.failure
+  })
+
+  // The fast path: a prebuilt effect that reads the flag and returns a prebuilt effect.
+  const checkInterrupt: Effect.Effect<void, ExecutionInterrupted> = Effect.suspend(() => {
+    const interrupted = Ref.getUnsafe(current)
+    if (interrupted !== undefined) return interrupted.failure
+    return Ref.getUnsafe(checkerRef) === undefined ? Effect.void : runChecker
+  })
+
+  // --- timeout ---------------------------------------------------------------
+
+  const awaitInterrupt = Deferred.await(interruptedDeferred)
+
+  const setTimeout = (duration: Duration.Input, message?: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (Ref.getUnsafe(current) !== undefined) return Effect.void
+      const d = Duration.fromInputUnsafe(duration)
+      const text = message ?? `Execution exceeded ${formatSeconds(d)}s timeout`
+      const fire = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        interruptWith(
+          new InterruptSignal({
+            reason: "timeout",
+            message: text,
+            triggeredBy: "timeout_monitor",
+            triggeredAt: isoFromMillis(now)
+          })
+        ))
+      // The timer also ends when anything else interrupts first, so it never outlives the interrupt.
+      return FiberHandle.run(
+        timeoutHandle,
+        Effect.raceFirst(Effect.asVoid(Effect.andThen(Effect.sleep(d), fire)), Effect.asVoid(awaitInterrupt))
+      ).pipe(Effect.asVoid)
+    })
+
+  // --- generators ------------------------------------------------------------
+
+  const registerGenerator = (fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (Deferred.isDoneUnsafe(abortDeferred)) return Fiber.interrupt(fiber)
+      return Ref.update(generators, (set) => new Set(set).add(fiber))
+    })
+
+  const unregisterGenerator = (fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
+    Ref.update(generators, (set) => {
+      if (!set.has(fiber)) return set
+      const next = new Set(set)
+      next.delete(fiber)
+      return next
+    })
+
+  if (options.timeout !== undefined) yield* setTimeout(options.timeout)
+
+  return ExecutionState.of({
+    stateId,
+    requestInterrupt,
+    setInterruptChecker: (checker) => Ref.set(checkerRef, checker),
+    checkInterrupt,
+    isInterrupted: Effect.sync(() => Ref.getUnsafe(current) !== undefined),
+    interruptSignal: Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(current)?.signal)),
+    interruptedAt: Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(current)?.at)),
+    awaitInterrupt,
+    awaitAbort: Deferred.await(abortDeferred),
+    stopPolicy,
+    setTimeout,
+    cancelTimeout: FiberHandle.clear(timeoutHandle),
+    registerGenerator,
+    unregisterGenerator,
+    killGenerators,
+    generatorCount: Effect.map(Ref.get(generators), (set) => set.size)
+  })
+})
+
+// -----------------------------------------------------------------------------
+// Accessors
+// -----------------------------------------------------------------------------
+
+/**
+ * A checkpoint of the current execution: fails with `ExecutionInterrupted` once it is interrupted.
+ *
+ * **Example** (A loop that stops at the next batch)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { checkInterrupt } from "agent-interrupt"
+ *
+ * const processAll = (batches: ReadonlyArray<number>) =>
+ *   Effect.forEach(batches, (batch) => Effect.andThen(checkInterrupt, Effect.succeed(batch * 2)))
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const checkInterrupt: Effect.Effect<void, ExecutionInterrupted, ExecutionState> = ExecutionState.use((s) =>
+  s.checkInterrupt
+)
+
+/**
+ * Interrupts the current execution (first request wins); `true` when this request won.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const requestInterrupt = (
+  options?: RequestInterruptOptions | InterruptSignal
+): Effect.Effect<boolean, never, ExecutionState> => ExecutionState.use((s) => s.requestInterrupt(options))
+
+/**
+ * Whether the current execution is interrupted.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const isInterrupted: Effect.Effect<boolean, never, ExecutionState> = ExecutionState.use((s) => s.isInterrupted)
+
+/**
+ * The winning interrupt signal of the current execution, if any.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const interruptSignal: Effect.Effect<Option.Option<InterruptSignal>, never, ExecutionState> = ExecutionState
+  .use((s) => s.interruptSignal)
+
+/**
+ * Waits for the current execution's interrupt and returns its signal.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const awaitInterrupt: Effect.Effect<InterruptSignal, never, ExecutionState> = ExecutionState.use((s) =>
+  s.awaitInterrupt
+)
+
+/**
+ * Installs (or removes) the external checker of the current execution.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const setInterruptChecker = (
+  checker: InterruptChecker | undefined
+): Effect.Effect<void, never, ExecutionState> => ExecutionState.use((s) => s.setInterruptChecker(checker))
+
+/**
+ * Interrupts the current execution with reason `timeout` after `duration` (replacing a pending one).
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const setTimeout = (
+  duration: Duration.Input,
+  message?: string
+): Effect.Effect<void, never, ExecutionState> => ExecutionState.use((s) => s.setTimeout(duration, message))
+
+/**
+ * Cancels the current execution's pending timeout.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const cancelTimeout: Effect.Effect<void, never, ExecutionState> = ExecutionState.use((s) => s.cancelTimeout)
+
+/**
+ * Registers a generator fiber with the current execution.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const registerGenerator = (fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, never, ExecutionState> =>
+  ExecutionState.use((s) => s.registerGenerator(fiber))
+
+/**
+ * Unregisters a generator fiber from the current execution.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const unregisterGenerator = (
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<void, never, ExecutionState> => ExecutionState.use((s) => s.unregisterGenerator(fiber))
+
+/**
+ * Interrupts every registered generator fiber of the current execution.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const killGenerators: Effect.Effect<void, never, ExecutionState> = ExecutionState.use((s) => s.killGenerators)

@@ -1,0 +1,60 @@
+/**
+ * agent-interrupt: run agent / LLM workflows on Effect that can be stopped at any moment without
+ * losing work.
+ *
+ * @since 0.1.0
+ */
+export {
+  ExecutionInterrupted,
+  type ExecutionInterruptedProps,
+  ExecutionStatus,
+  type InterruptChecker,
+  InterruptCheckerError,
+  type InterruptCheckerResult,
+  InterruptEvent,
+  InterruptReason,
+  interruptReasons,
+  InterruptSignal,
+  InterruptSignalJson,
+  isExecutionInterrupted,
+  IsoTimestamp,
+  type OnCheckerError,
+  type StopPolicies,
+  StopPolicy
+} from "./Interrupt.ts"
+
+export {
+  ActorKind,
+  BusEvent,
+  BusEventJson,
+  EventBus,
+  type EventBusOptions,
+  ExecutionEvent,
+  GroupEvent,
+  GroupStatus,
+  isInterruptEvent,
+  LogEvent,
+  LogLevel,
+  type Sequenced,
+  type StreamOptions
+} from "./EventBus.ts"
+
+export {
+  awaitInterrupt,
+  cancelTimeout,
+  checkInterrupt,
+  ExecutionState,
+  type ExecutionStateOptions,
+  externalCheckerSignal,
+  interruptSignal,
+  isInterrupted,
+  isStateId,
+  killGenerators,
+  registerGenerator,
+  requestInterrupt,
+  type RequestInterruptOptions,
+  setInterruptChecker,
+  setTimeout,
+  StateId,
+  unregisterGenerator
+} from "./ExecutionState.ts"

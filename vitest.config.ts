@@ -1,8 +1,13 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  resolve: {
+    // examples import the package by name, as users do
+    alias: { "agent-interrupt": fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
+  },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000
   }

@@ -342,7 +342,7 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
   return EventBus.of({
     publish,
     subscribe,
-    stream: Stream.map(streamWith(), (entry) => entry.event),
+    stream: Stream.suspend(() => Stream.map(streamWith(), (entry) => entry.event)),
     streamWith,
     history: Effect.sync(() => ring.toArray().map((entry) => entry.event)),
     dropped: Effect.sync(() => ring.dropped()),

@@ -146,6 +146,11 @@ export class ExecutionState extends Context.Service<ExecutionState, {
    * flag first (no allocation), then asks the checker, if any.
    */
   readonly checkInterrupt: Effect.Effect<void, ExecutionInterrupted>
+  /**
+   * The effect `checkInterrupt` would run right now, chosen synchronously (a prebuilt effect on the
+   * fast path). Lets the module-level `checkInterrupt` accessor skip one step.
+   */
+  readonly checkInterruptUnsafe: () => Effect.Effect<void, ExecutionInterrupted>
   /** Whether the execution has been interrupted (never calls the checker). */
   readonly isInterrupted: Effect.Effect<boolean>
   /** The winning signal, once interrupted. */
@@ -317,48 +322,50 @@ export const make = Effect.fnUntraced(function*(
 
   // --- the checker -----------------------------------------------------------
 
-  const callChecker = (checker: InterruptChecker): Effect.Effect<InterruptCheckerResult, InterruptCheckerError> =>
-    Effect.suspend((): Effect.Effect<unknown, InterruptCheckerError> => {
-      let answer: ReturnType<InterruptChecker>
-      try {
-        answer = checker()
-      } catch (cause) {
-        return Effect.fail(new InterruptCheckerError({ kind: "threw", detail: describe(cause), cause }))
-      }
-      if (Effect.isEffect(answer)) {
-        return answer.pipe(
-          Effect.catchCause((cause) =>
-            Effect.fail(
-              new InterruptCheckerError({ kind: "failed", detail: describe(Cause.squash(cause)), cause })
-            )
-          )
-        )
-      }
-      if (isPromiseLike(answer)) {
-        const promise = answer
-        return Effect.tryPromise({
-          try: () => Promise.resolve(promise),
-          catch: (cause) => new InterruptCheckerError({ kind: "rejected", detail: describe(cause), cause })
-        })
-      }
-      return Effect.succeed(answer)
-    }).pipe(
+  const checkerError = (kind: InterruptCheckerError["kind"], cause: unknown) =>
+    new InterruptCheckerError({ kind, detail: describe(cause), cause })
+
+  // What the checker answered, once it has answered: carry on, interrupt, or handle a bad value.
+  const settle = (answer: unknown): Effect.Effect<void, ExecutionInterrupted> => {
+    if (answer === false || answer === null || answer === undefined) return Effect.void
+    const already = Ref.getUnsafe(current)
+    // Someone else interrupted while the checker ran: their signal wins.
+    if (already !== undefined) return already.failure
+    if (answer === true) {
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => interruptAndFail(externalCheckerSignal(isoFromMillis(now))))
+    }
+    if (answer instanceof InterruptSignal) return interruptAndFail(answer)
+    const decoded = decodeSignal(answer)
+    return Option.isSome(decoded)
+      ? interruptAndFail(decoded.value)
+      : onCheckerFailure(new InterruptCheckerError({ kind: "bad_value", detail: describe(answer) }))
+  }
+
+  const interruptAndFail = (signal: InterruptSignal): Effect.Effect<never, ExecutionInterrupted> =>
+    Effect.flatMap(interruptWith(signal), () => Ref.getUnsafe(current)!.failure)
+
+  // A checker answering later (a Promise or an Effect) gets `checkerTimeout` to do so.
+  const awaitAnswer = (
+    pending: PromiseLike<InterruptCheckerResult> | Effect.Effect<InterruptCheckerResult, unknown>
+  ): Effect.Effect<void, ExecutionInterrupted> => {
+    const answer: Effect.Effect<unknown, InterruptCheckerError> = Effect.isEffect(pending)
+      ? Effect.catchCause(pending, (cause) => Effect.fail(checkerError("failed", Cause.squash(cause))))
+      : Effect.tryPromise({ try: () => Promise.resolve(pending), catch: (cause) => checkerError("rejected", cause) })
+    return answer.pipe(
       Effect.timeoutOrElse({
         duration: checkerTimeout,
         orElse: () =>
           Effect.fail(new InterruptCheckerError({ kind: "timed_out", detail: Duration.format(checkerTimeout) }))
       }),
-      Effect.flatMap((answer): Effect.Effect<InterruptCheckerResult, InterruptCheckerError> => {
-        if (answer === true || answer === false || answer === null || answer === undefined) {
-          return Effect.succeed(answer)
-        }
-        if (answer instanceof InterruptSignal) return Effect.succeed(answer)
-        const decoded = decodeSignal(answer)
-        return Option.isSome(decoded)
-          ? Effect.succeed(decoded.value)
-          : Effect.fail(new InterruptCheckerError({ kind: "bad_value", detail: describe(answer) }))
+      Effect.matchEffect({
+        onFailure: (error) => {
+          const already = Ref.getUnsafe(current)
+          return already !== undefined ? already.failure : onCheckerFailure(error)
+        },
+        onSuccess: settle
       })
     )
+  }
 
   const onCheckerFailure = (error: InterruptCheckerError): Effect.Effect<void, ExecutionInterrupted> =>
     Effect.gen(function*() {
@@ -370,7 +377,7 @@ export const make = Effect.fnUntraced(function*(
         new LogEvent({ stateId, level: "warning", message: error.message, timestamp: isoFromMillis(now) })
       )
       if (onCheckerError === "interrupt") {
-        yield* interruptWith(
+        return yield* interruptAndFail(
           new InterruptSignal({
             reason: "error_threshold",
             message: error.message,
@@ -378,41 +385,34 @@ export const make = Effect.fnUntraced(function*(
             triggeredAt: isoFromMillis(now)
           })
         )
-        return yield* Ref.getUnsafe(current)!.failure
       }
     })
 
-  const runChecker: Effect.Effect<void, ExecutionInterrupted> = Effect.gen(function*() {
+  // A synchronous checker is called and settled without leaving the current step.
+  const runChecker: Effect.Effect<void, ExecutionInterrupted> = Effect.withFiber((fiber) => {
     const checker = Ref.getUnsafe(checkerRef)
-    if (checker === undefined) return
+    if (checker === undefined) return Effect.void
     if (checkerInterval > 0) {
-      const now = yield* Clock.currentTimeMillis
-      if (now - Ref.getUnsafe(lastCheck) < checkerInterval) return
-      yield* Ref.set(lastCheck, now)
+      const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+      if (now - Ref.getUnsafe(lastCheck) < checkerInterval) return Effect.void
+      lastCheck.ref.current = now
     }
-    const answer = yield* Effect.exit(callChecker(checker))
-    // Someone else may have interrupted while the checker ran: their signal wins.
-    const already = Ref.getUnsafe(current)
-    if (already !== undefined) return yield* already.failure
-    if (Exit.isFailure(answer)) {
-      const error = Cause.findErrorOption(answer.cause)
-      // No typed failure: the check itself was interrupted; let that through unchanged.
-      if (Option.isNone(error)) return yield* Effect.failCause(answer.cause as Cause.Cause<never>)
-      return yield* onCheckerFailure(error.value)
+    let answer: ReturnType<InterruptChecker>
+    try {
+      answer = checker()
+    } catch (cause) {
+      return onCheckerFailure(checkerError("threw", cause))
     }
-    const result = answer.value
-    if (result === false || result === null || result === undefined) return
-    const now = yield* Clock.currentTimeMillis
-    yield* interruptWith(result === true ? externalCheckerSignal(isoFromMillis(now)) : result)
-    return yield* Ref.getUnsafe(current)!.failure
+    return Effect.isEffect(answer) || isPromiseLike(answer) ? awaitAnswer(answer) : settle(answer)
   })
 
-  // The fast path: a prebuilt effect that reads the flag and returns a prebuilt effect.
-  const checkInterrupt: Effect.Effect<void, ExecutionInterrupted> = Effect.suspend(() => {
+  // The fast path reads the flag and returns a prebuilt effect: nothing is allocated.
+  const checkInterruptUnsafe = (): Effect.Effect<void, ExecutionInterrupted> => {
     const interrupted = Ref.getUnsafe(current)
     if (interrupted !== undefined) return interrupted.failure
     return Ref.getUnsafe(checkerRef) === undefined ? Effect.void : runChecker
-  })
+  }
+  const checkInterrupt: Effect.Effect<void, ExecutionInterrupted> = Effect.suspend(checkInterruptUnsafe)
 
   // --- timeout ---------------------------------------------------------------
 
@@ -462,6 +462,7 @@ export const make = Effect.fnUntraced(function*(
     requestInterrupt,
     setInterruptChecker: (checker) => Ref.set(checkerRef, checker),
     checkInterrupt,
+    checkInterruptUnsafe,
     isInterrupted: Effect.sync(() => Ref.getUnsafe(current) !== undefined),
     interruptSignal: Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(current)?.signal)),
     interruptedAt: Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(current)?.at)),
@@ -497,9 +498,12 @@ export const make = Effect.fnUntraced(function*(
  * @category accessors
  * @since 0.1.0
  */
-export const checkInterrupt: Effect.Effect<void, ExecutionInterrupted, ExecutionState> = ExecutionState.use((s) =>
-  s.checkInterrupt
-)
+export const checkInterrupt: Effect.Effect<void, ExecutionInterrupted, ExecutionState> = Effect.withFiber((fiber) => {
+  // A direct map lookup keeps the hot path at one step; Context.get only to report a missing service.
+  const state = fiber.context.mapUnsafe.get(ExecutionState.key) as ExecutionState["Service"] | undefined
+  return (state ?? Context.get(fiber.context as Context.Context<ExecutionState>, ExecutionState))
+    .checkInterruptUnsafe()
+})
 
 /**
  * Interrupts the current execution (first request wins); `true` when this request won.

@@ -66,7 +66,7 @@ describe("EventBus", () => {
   it.effect("a subscriber that throws synchronously is dropped too", () =>
     Effect.gen(function*() {
       const bus = yield* EventBus
-      yield* bus.subscribe(() => {
+      yield* bus.subscribe((): Effect.Effect<void> => {
         throw new Error("sync throw")
       })
       yield* bus.publish(log(1))

@@ -1,0 +1,138 @@
+/**
+ * Foundation benchmarks: the cost of a checkpoint, of an interrupt, and of an execution in memory.
+ */
+import { Context, Effect, Exit, Layer, Ref, Scope } from "effect"
+import { checkInterrupt, EventBus, ExecutionState } from "../src/index.ts"
+import { heapUsed, interleaved, loopOf, median, nsPerOp, type Row } from "./harness.ts"
+
+const N = 1_000_000
+
+const buildState = Effect.gen(function*() {
+  const scope = yield* Scope.make()
+  const context = yield* Layer.buildWithScope(ExecutionState.layerWithBus({ stateId: "bench" }), scope)
+  return { context, scope, state: Context.get(context, ExecutionState) }
+})
+
+export const run = async (): Promise<ReadonlyArray<Row>> => {
+  const rows: Array<Row> = []
+  const suite = "core"
+
+  // --- checkInterrupt fast path vs yield* Ref.get --------------------------------
+  const ref = Ref.makeUnsafe(false)
+  const { context, state } = await Effect.runPromise(buildState)
+  // The baseline as PERF.md measures it: `yield* Ref.get(ref)`, which builds its effect per call.
+  // All three loops run in alternation so that GC and JIT phases hit them alike.
+  const [refGet, member, accessorInProgram] = (await interleaved(N, [
+    loopOf(N, () => Ref.get(ref)),
+    loopOf(N, state.checkInterrupt),
+    loopOf(N, checkInterrupt, context)
+  ])) as [number, number, number]
+  rows.push({ suite, name: "yield* Ref.get (baseline)", value: refGet, unit: "ns" })
+  rows.push({
+    suite,
+    name: "checkInterrupt fast path (service member)",
+    value: member,
+    unit: "ns",
+    baseline: "Ref.get",
+    ratio: member / refGet,
+    target: "≤ 1.25×",
+    ok: member / refGet <= 1.25
+  })
+  rows.push({
+    suite,
+    name: "checkInterrupt fast path (module accessor)",
+    value: accessorInProgram,
+    unit: "ns",
+    baseline: "Ref.get",
+    ratio: accessorInProgram / refGet,
+    target: "≤ 1.25×",
+    ok: accessorInProgram / refGet <= 1.25
+  })
+
+  // --- with a synchronous checker -----------------------------------------------
+  const withChecker = await Effect.runPromise(Effect.gen(function*() {
+    const built = yield* buildState
+    yield* built.state.setInterruptChecker(() => false)
+    return built.state
+  }))
+  const checker = await nsPerOp(200_000, withChecker.checkInterrupt)
+  rows.push({
+    suite,
+    name: "checkInterrupt with a sync checker",
+    value: checker,
+    unit: "ns",
+    baseline: "Ref.get",
+    ratio: checker / refGet
+  })
+
+  // --- requestInterrupt + publish ----------------------------------------------
+  // 1,000 fresh executions per round (a small live heap), 5 rounds, median.
+  const { InterruptEvent, InterruptSignal } = await import("../src/index.ts")
+  const event = new InterruptEvent({ stateId: "bench", signal: new InterruptSignal({ reason: "timeout" }) })
+  const M = 1_000
+  const interruptSamples: Array<number> = []
+  const publishSamples: Array<number> = []
+  for (let round = 0; round < 6; round++) {
+    const states = await Effect.runPromise(Effect.forEach(Array.from({ length: M }), () => buildState))
+    let start = process.hrtime.bigint()
+    await Effect.runPromise(
+      Effect.forEach(states, ({ context: c }) => Context.get(c, EventBus).publish(event), { discard: true })
+    )
+    const publishNs = Number(process.hrtime.bigint() - start) / M
+    start = process.hrtime.bigint()
+    await Effect.runPromise(
+      Effect.forEach(states, ({ state: s }) => s.requestInterrupt({ reason: "timeout" }), { discard: true })
+    )
+    const interruptNs = Number(process.hrtime.bigint() - start) / M
+    await Effect.runPromise(Effect.forEach(states, ({ scope }) => Scope.close(scope, Exit.void), { discard: true }))
+    if (round > 0) { // round 0 warms up
+      interruptSamples.push(interruptNs)
+      publishSamples.push(publishNs)
+    }
+  }
+  const publishNs = median(publishSamples)
+  const interruptNs = median(interruptSamples)
+  rows.push({ suite, name: "EventBus.publish (baseline)", value: publishNs, unit: "ns" })
+  rows.push({
+    suite,
+    name: "requestInterrupt + publish (first, winning request)",
+    value: interruptNs,
+    unit: "ns",
+    baseline: "publish",
+    ratio: interruptNs / publishNs
+  })
+
+  // --- memory ------------------------------------------------------------------
+  const K = 10_000
+  const cycle = () =>
+    Effect.runPromise(Effect.gen(function*() {
+      const live = yield* Effect.forEach(Array.from({ length: K }), () => buildState)
+      yield* Effect.forEach(live, ({ scope, state: s }) =>
+        Effect.andThen(s.requestInterrupt({ reason: "user_cancelled" }), Scope.close(scope, Exit.void)), {
+        discard: true
+      })
+    }))
+  await cycle() // warm-up: JIT code and caches are not executions
+  const before = await heapUsed()
+  const live = await Effect.runPromise(Effect.forEach(Array.from({ length: K }), () => buildState))
+  const during = await heapUsed()
+  rows.push({ suite, name: "heap per execution (ExecutionState + bus)", value: (during - before) / K, unit: "B" })
+  await Effect.runPromise(
+    Effect.forEach(live, ({ state: s, scope }) =>
+      Effect.andThen(s.requestInterrupt({ reason: "user_cancelled" }), Scope.close(scope, Exit.void)), { discard: true })
+  )
+  live.length = 0
+  await cycle()
+  const after = await heapUsed()
+  const retained = Math.max(0, after - before) / (2 * K)
+  rows.push({
+    suite,
+    name: "heap retained after 2 × 10,000 create+interrupt+close",
+    value: retained,
+    unit: "B/execution",
+    target: "≈ 0 (< 64 B)",
+    ok: retained < 64
+  })
+  void state
+  return rows
+}

@@ -1,0 +1,22 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Logger } from "effect"
+import * as fs from "node:fs"
+import { program as quickstart } from "../examples/quickstart.ts"
+
+describe("examples", () => {
+  it.live("quickstart stops at the checker's interrupt and reports it once", () =>
+    Effect.gen(function*() {
+      const result = yield* quickstart
+      assert.deepStrictEqual(result, { done: [2, 4, 6], events: ["InterruptEvent"] })
+    }).pipe(Effect.provide(Logger.layer([]))))
+
+  it("every code block in README.md that names an example is that example, verbatim", () => {
+    const readme = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8")
+    const blocks = [...readme.matchAll(/<!-- example: (\S+) -->\n```ts\n([\s\S]*?)```/g)]
+    assert.isAtLeast(blocks.length, 1)
+    for (const [, file, code] of blocks) {
+      const source = fs.readFileSync(new URL(`../${file}`, import.meta.url), "utf8")
+      assert.strictEqual(code, source, `README block for ${file} differs from the file`)
+    }
+  })
+})

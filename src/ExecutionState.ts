@@ -155,7 +155,7 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   readonly isInterrupted: Effect.Effect<boolean>
   /** The winning signal, once interrupted. */
   readonly interruptSignal: Effect.Effect<Option.Option<InterruptSignal>>
-  /** When the interrupt happened (Clock millis), once interrupted. */
+  /** When the interrupt happened (Clock time in milliseconds, with a fraction), once interrupted. */
   readonly interruptedAt: Effect.Effect<Option.Option<number>>
   /** Resumes with the winning signal the moment the execution is interrupted. */
   readonly awaitInterrupt: Effect.Effect<InterruptSignal>
@@ -178,6 +178,11 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   readonly killGenerators: Effect.Effect<void>
   /** How many generator fibers are registered. */
   readonly generatorCount: Effect.Effect<number>
+  /**
+   * Counts a call at `key` (an event address) and returns its occurrence: 1 for the first call, 2 for
+   * the second... The same program makes the same calls, so occurrences are stable across a resume.
+   */
+  readonly nextOccurrence: (key: string) => Effect.Effect<number>
 }>()("agent-interrupt/ExecutionState") {
   /**
    * An execution with default options. Needs an `EventBus`.
@@ -285,7 +290,7 @@ export const make = Effect.fnUntraced(function*(
   const interruptWith = (signal: InterruptSignal): Effect.Effect<boolean> =>
     Effect.uninterruptible(Effect.gen(function*() {
       if (Ref.getUnsafe(current) !== undefined) return false
-      const at = yield* Clock.currentTimeMillis
+      const at = Number(yield* Clock.currentTimeNanos) / 1e6
       const record: Interrupted = {
         signal,
         failure: Effect.fail(ExecutionInterrupted.fromSignal(signal)),
@@ -455,6 +460,16 @@ export const make = Effect.fnUntraced(function*(
       return next
     })
 
+  // One mutable map owned by this execution (a copy per call would make n calls cost n²).
+  const occurrences = yield* Ref.make(new Map<string, number>())
+  const nextOccurrence = (key: string): Effect.Effect<number> =>
+    Effect.sync(() => {
+      const counts = Ref.getUnsafe(occurrences)
+      const n = (counts.get(key) ?? 0) + 1
+      counts.set(key, n)
+      return n
+    })
+
   if (options.timeout !== undefined) yield* setTimeout(options.timeout)
 
   return ExecutionState.of({
@@ -474,7 +489,8 @@ export const make = Effect.fnUntraced(function*(
     registerGenerator,
     unregisterGenerator,
     killGenerators,
-    generatorCount: Effect.map(Ref.get(generators), (set) => set.size)
+    generatorCount: Effect.map(Ref.get(generators), (set) => set.size),
+    nextOccurrence
   })
 })
 

@@ -58,3 +58,26 @@ export {
   StateId,
   unregisterGenerator
 } from "./ExecutionState.ts"
+
+export * as Actor from "./Actor.ts"
+export { ActorContractError, type Condition, type HandlerContext } from "./Actor.ts"
+
+export {
+  CurrentGroup,
+  CurrentPartialOutput,
+  CurrentPath,
+  errorMessage,
+  errorTag,
+  type ExecutionResult,
+  type PartialOutput,
+  runEvent,
+  type RunEventOptions,
+  toResult
+} from "./Event.ts"
+
+export { parallel, type ParallelOptions } from "./Parallel.ts"
+
+export * as Retry from "./Retry.ts"
+export { type RetryOptions } from "./Retry.ts"
+
+export { interruptible, type InterruptibleOptions } from "./Streams.ts"

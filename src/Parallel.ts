@@ -1,0 +1,177 @@
+/**
+ * Parallel groups: run branches concurrently, collect one `ExecutionResult` per branch, and stop
+ * every running branch the moment the execution is interrupted — no polling.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Option } from "effect"
+import { CurrentGroup, CurrentPath, errorMessage, type ExecutionResult } from "./Event.ts"
+import { EventBus, GroupEvent, type GroupStatus } from "./EventBus.ts"
+import { ExecutionState } from "./ExecutionState.ts"
+import { ExecutionInterrupted, isExecutionInterrupted } from "./Interrupt.ts"
+
+/**
+ * Options of {@link parallel}.
+ *
+ * **Details**
+ *
+ * - `concurrency`: how many branches run at once (default 5; `"unbounded"` for all).
+ * - `errorStrategy`: `"fail_slow"` (default) lets every branch finish; `"fail_fast"` cancels the
+ *   running and pending branches at the first failure.
+ * - `name`: the group's name in its id and events (default `parallel`).
+ * - `timeout`: cancel the branches still running after this long (`Group timed out after {duration}`).
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface ParallelOptions {
+  readonly concurrency?: number | "unbounded" | undefined
+  readonly errorStrategy?: "fail_slow" | "fail_fast" | undefined
+  readonly name?: string | undefined
+  readonly timeout?: Duration.Input | undefined
+}
+
+const formatSeconds = (duration: Duration.Duration): string => {
+  const seconds = Duration.toSeconds(duration)
+  return `${Number.isInteger(seconds) ? seconds : Number(seconds.toFixed(3))}s`
+}
+
+type Stop =
+  | { readonly _tag: "done" }
+  | { readonly _tag: "interrupted" }
+  | { readonly _tag: "fail_fast" }
+  | { readonly _tag: "timeout" }
+
+/**
+ * Runs effects as a parallel group and returns one `ExecutionResult` per branch, in input order.
+ *
+ * **Details**
+ *
+ * - Checks for an interrupt before starting (an interrupted execution starts no branch) and after
+ *   finishing.
+ * - On interrupt every running branch is interrupted at once and the group fails with
+ *   `ExecutionInterrupted`; branches that completed keep their `completed` events in the history.
+ * - Each branch runs with the group's id (member events carry it as `groupId`) and its own copy of the
+ *   current path. Group events go on the bus: `pending`, `running`, then `completed` (no branch
+ *   failed), `failed` or `cancelled`, with total / completed / failed counts.
+ * - `fail_fast` and `timeout` cancel the unfinished branches; their results say why
+ *   (`Cancelled after a sibling failed`, `Group timed out after 5s`).
+ *
+ * **Example** (Three searches, two at a time)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor, parallel, runEvent } from "agent-interrupt"
+ *
+ * const search = Actor.tool("search", (q: string) => Effect.succeed(q.length))
+ * const results = parallel(["a", "bb", "ccc"].map((q) => runEvent(search, q)), { concurrency: 2 })
+ * // => [{ ok: true, result: 1, ... }, { ok: true, result: 2, ... }, { ok: true, result: 3, ... }]
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const parallel = <A, E, R>(
+  effects: Iterable<Effect.Effect<A, E, R>>,
+  options: ParallelOptions = {}
+): Effect.Effect<Array<ExecutionResult<A>>, ExecutionInterrupted, R | ExecutionState | EventBus> =>
+  Effect.gen(function*() {
+    const state = yield* ExecutionState
+    yield* state.checkInterrupt // an interrupted execution starts no branch
+    const bus = yield* EventBus
+    const branches = Array.from(effects)
+    const total = branches.length
+    const name = options.name ?? "parallel"
+    const path = yield* CurrentPath
+    const base = path.length === 0 ? name : `${path.join("::")}::${name}`
+    const groupId = `${base}#${yield* state.nextOccurrence(`group:${base}`)}`
+    const failFast = options.errorStrategy === "fail_fast"
+    const timeout = options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
+
+    const results: Array<ExecutionResult<A> | undefined> = new Array(total)
+    const startedAt: Array<number | undefined> = new Array(total)
+    let completed = 0
+    let failed = 0
+
+    const nowMillis = Effect.map(Clock.currentTimeNanos, (n) => Number(n) / 1e6)
+    const publishGroup = (status: GroupStatus, detail?: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        bus.publish(
+          new GroupEvent({
+            stateId: state.stateId,
+            groupId,
+            name,
+            address: base,
+            status,
+            total,
+            completed,
+            failed,
+            timestamp: new Date(now).toISOString(),
+            ...(detail === undefined ? {} : { detail })
+          }, { disableChecks: true })
+        ))
+
+    yield* publishGroup("pending")
+    const firstFailure = yield* Deferred.make<void>()
+
+    const runBranch = (effect: Effect.Effect<A, E, R>, index: number) =>
+      Effect.gen(function*() {
+        // nothing new starts once the execution is interrupted (the drain policy lets running ones finish)
+        if (yield* state.isInterrupted) return
+        const start = yield* nowMillis
+        startedAt[index] = start
+        const exit = yield* Effect.exit(Effect.provideService(effect, CurrentGroup, groupId))
+        const executionTime = (yield* nowMillis) - start
+        if (Exit.isSuccess(exit)) {
+          results[index] = { result: exit.value, executionTime, ok: true }
+          completed++
+          return
+        }
+        if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+        const error = Cause.findErrorOption(exit.cause)
+        const message = Option.isSome(error) ? errorMessage(error.value) : errorMessage(Cause.squash(exit.cause))
+        results[index] = { executionTime, ok: false, errorMessage: message }
+        if (Option.isSome(error) && isExecutionInterrupted(error.value)) return
+        failed++
+        if (failFast) yield* Deferred.succeed(firstFailure, undefined)
+      })
+
+    yield* publishGroup("running")
+    const watchers: Array<Effect.Effect<Stop>> = [
+      Effect.as(state.awaitAbort, { _tag: "interrupted" } as const)
+    ]
+    if (failFast) watchers.push(Effect.as(Deferred.await(firstFailure), { _tag: "fail_fast" } as const))
+    if (timeout !== undefined) watchers.push(Effect.as(Effect.sleep(timeout), { _tag: "timeout" } as const))
+    const all = Effect.forEach(branches, runBranch, {
+      concurrency: options.concurrency ?? 5,
+      discard: true
+    }).pipe(Effect.as<Stop>({ _tag: "done" }))
+    const stop = yield* Effect.raceAllFirst([all, ...watchers])
+
+    const interruptedSignal = yield* state.interruptSignal
+    const reason = Option.isSome(interruptedSignal)
+      ? `Interrupted: ${interruptedSignal.value.reason}`
+      : stop._tag === "fail_fast"
+      ? "Cancelled after a sibling failed"
+      : stop._tag === "timeout"
+      ? `Group timed out after ${formatSeconds(timeout!)}`
+      : "Cancelled"
+    const end = yield* nowMillis
+    const out = results.map((result, index): ExecutionResult<A> =>
+      result ?? {
+        executionTime: startedAt[index] === undefined ? 0 : end - startedAt[index]!,
+        ok: false,
+        errorMessage: reason
+      }
+    )
+    if (Option.isSome(interruptedSignal)) {
+      yield* publishGroup("cancelled", reason)
+      return yield* Effect.andThen(state.checkInterrupt, Effect.fail(ExecutionInterrupted.fromSignal(interruptedSignal.value)))
+    }
+    if (stop._tag === "fail_fast" || stop._tag === "timeout") {
+      yield* publishGroup("cancelled", reason)
+      return out
+    }
+    yield* publishGroup(failed > 0 ? "failed" : "completed")
+    return out
+  })

@@ -157,8 +157,8 @@ export const parallel = <A, E, R>(
       ? `Group timed out after ${formatSeconds(timeout!)}`
       : "Cancelled"
     const end = yield* nowMillis
-    const out = results.map((result, index): ExecutionResult<A> =>
-      result ?? {
+    const out = Array.from({ length: total }, (_, index): ExecutionResult<A> =>
+      results[index] ?? {
         executionTime: startedAt[index] === undefined ? 0 : end - startedAt[index]!,
         ok: false,
         errorMessage: reason

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Effect, Queue, Stream } from "effect"
+import { Cause, Effect, Exit, Queue, Stream } from "effect"
 import { CurrentPartialOutput } from "./Event.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 
@@ -51,9 +51,14 @@ export const interruptible = <A, E, R>(
     const state = yield* ExecutionState
     const recorder = yield* CurrentPartialOutput
     const queue = yield* Queue.bounded<A, E | Cause.Done>(options.bufferSize ?? 16)
-    const producer = yield* Stream.runIntoQueue(stream, queue).pipe(
-      // killed: end the queue, so the consumer sees the end of the stream, not a failure
-      Effect.onInterrupt(() => Queue.end(queue)),
+    const producer = yield* Stream.runForEach(stream, (a) => Queue.offer(queue, a)).pipe(
+      // Killed (or done): end the queue, so the consumer sees the end of the stream, not an
+      // interruption; a failure of the stream itself passes through.
+      Effect.onExit((exit) =>
+        Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
+          ? Queue.failCause(queue, exit.cause)
+          : Queue.end(queue)
+      ),
       Effect.forkScoped({ startImmediately: true })
     )
     yield* Effect.addFinalizer(() => state.unregisterGenerator(producer))

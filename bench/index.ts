@@ -5,7 +5,8 @@
 import { printTable, type Row } from "./harness.ts"
 
 const suites: Record<string, () => Promise<ReadonlyArray<Row>>> = {
-  core: async () => (await import("./core.ts")).run()
+  core: async () => (await import("./core.ts")).run(),
+  events: async () => (await import("./events.ts")).run()
 }
 
 const args = process.argv.slice(2)

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Option, Schema } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, type Fiber, Option, Schema } from "effect"
 import { type Actor, ActorContractError, type Condition, type HandlerContext } from "./Actor.ts"
 import { EventBus, ExecutionEvent } from "./EventBus.ts"
 import { ExecutionState } from "./ExecutionState.ts"
@@ -170,6 +170,8 @@ export interface RunEventOptions {
   readonly stopPolicy?: StopPolicies | undefined
 }
 
+type EventFields = Partial<Omit<ExecutionEvent, "_tag" | "status">>
+
 const DETAIL_LIMIT = 200
 
 const truncate = (text: string): string =>
@@ -253,228 +255,235 @@ export const runEvent = <I, A, E, R>(
   input: I,
   options: RunEventOptions = {}
 ): Effect.Effect<A, E | ExecutionInterrupted | ActorContractError, R | ExecutionState | EventBus> =>
-  Effect.gen(function*() {
-    const state = yield* ExecutionState
+  Effect.withFiber((fiber) => {
+    const context = fiber.context as Context.Context<ExecutionState | EventBus>
+    const state = Context.get(context, ExecutionState)
     // checkpoint 1: before anything (an interrupted execution starts nothing, publishes nothing)
-    yield* state.checkInterrupt
-    const bus = yield* EventBus
-    const parentPath = yield* CurrentPath
-    const groupId = yield* CurrentGroup
-    const path = [...parentPath, options.tag === undefined ? actor.name : `${actor.name}::${options.tag}`]
-    const address = `${path.join("::")}::${actor.kind}_call`
-    const occurrence = yield* state.nextOccurrence(address)
-    const stateId = state.stateId
-    const idempotencyKey = `${stateId}::${address}#${occurrence}`
-    const policy = Retry.resolve(actor.kind, options.retry, actor.retry, yield* Retry.RetryDefaults)
-    const firstStart = yield* Clock.currentTimeMillis
-    const inputDetail = truncate(show(input))
-
-    let attempt = 1
-    // Set once the event has published its final status; the partial output of the running attempt.
-    let settled = false
-    let begun = false
-    let partial: Array<unknown> = []
-
-    const publish = (
-      status: ExecutionEvent["status"],
-      fields: Partial<Omit<ExecutionEvent, "_tag" | "status">> = {}
-    ) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        bus.publish(
-          new ExecutionEvent({
-            stateId,
-            address,
-            actor: actor.name,
-            kind: actor.kind,
-            status,
-            occurrence,
-            attempt,
-            timestamp: new Date(now).toISOString(),
-            ...(groupId === undefined ? {} : { groupId }),
-            ...fields
-          }, { disableChecks: true })
-        ))
-
-    // The final status of the event: published exactly once, even if the fiber is being interrupted.
-    const finish = (
-      status: "completed" | "failed" | "interrupted",
-      fields: Partial<Omit<ExecutionEvent, "_tag" | "status">>
-    ) =>
-      Effect.uninterruptible(Effect.suspend(() => {
-        if (settled) return Effect.void
-        settled = true
-        return publish(status, fields)
-      }))
-
-    const latency = Effect.gen(function*() {
-      const at = yield* state.interruptedAt
-      if (Option.isNone(at)) return {}
-      const now = Number(yield* Clock.currentTimeNanos) / 1e6
-      return { stopLatency: Math.max(0, now - at.value) }
-    })
-
-    const interrupted = (
-      signal: InterruptSignal,
-      detail: string,
-      partial: ReadonlyArray<unknown>
-    ): Effect.Effect<never, ExecutionInterrupted> =>
-      Effect.gen(function*() {
-        const partialOutput = joinPartial(partial)
-        yield* finish("interrupted", {
-          detail,
-          message: signal.message ?? `Execution interrupted: ${signal.reason}`,
-          ...(yield* latency),
-          ...(partialOutput === undefined ? {} : { partialOutput })
-        })
-        return yield* state.checkInterrupt.pipe(
-          Effect.andThen(Effect.fail(ExecutionInterrupted.fromSignal(signal)))
-        )
-      }).pipe(Effect.uninterruptible)
-
-    // One attempt: checkpoints 2 and 3, the handler raced against the interrupt, checkpoint 4.
-    const runAttempt = Effect.gen(function*() {
-      const attemptStart = Number(yield* Clock.currentTimeNanos) / 1e6
-      begun = true
-      yield* publish("started", { detail: inputDetail })
-      partial = []
-      let controller: AbortController | undefined
-      const abortHandler = (reason: unknown) => controller?.abort(reason)
-
-      const body = Effect.gen(function*() {
-        yield* state.checkInterrupt // checkpoint 2: before the preconditions
-        const decoded = actor.input === undefined
-          ? input
-          : yield* Schema.decodeUnknownEffect(actor.input)(input).pipe(
-            Effect.mapError((error) =>
-              new ActorContractError({ actor: actor.name, address, which: "input", detail: error.message })
-            )
-          )
-        yield* checkConditions(actor.preconditions, decoded, (detail) =>
-          new ActorContractError({ actor: actor.name, address, which: "precondition", detail }))
-        yield* state.checkInterrupt // checkpoint 3: after the preconditions
-
-        const ctx: HandlerContext = {
-          address,
-          path,
-          occurrence,
-          attempt,
-          stateId,
-          idempotencyKey,
-          get signal() {
-            controller ??= new AbortController()
-            return controller.signal
-          }
-        }
-        // The stop watcher: fails the race per the stop policy of the interrupt's reason.
-        const watcher = Effect.flatMap(state.awaitInterrupt, (signal) => {
-          const resolved = state.stopPolicy(signal.reason, options.stopPolicy)
-          const fail = Effect.fail(ExecutionInterrupted.fromSignal(signal))
-          if (resolved._tag === "abort") {
-            abortHandler(signal)
-            return Duration.isZero(resolved.grace) ? fail : Effect.andThen(Effect.sleep(resolved.grace), fail)
-          }
-          return Effect.sleep(resolved.deadline).pipe(
-            Effect.andThen(Effect.sync(() => abortHandler(signal))),
-            Effect.andThen(fail)
-          )
-        })
-        const handler = Effect.suspend(() => actor.handler(decoded, ctx)).pipe(
-          Effect.provideService(CurrentPath, path),
-          Effect.provideService(CurrentGroup, undefined),
-          Effect.provideService(CurrentPartialOutput, { record: (value) => partial.push(value) }),
-          Effect.onInterrupt(() => Effect.sync(() => abortHandler("interrupted")))
-        )
-        const output = yield* Effect.raceFirst(handler, watcher)
-
-        // The output Schema validates by encoding: the encoded value is what the history records.
-        const encoded = actor.output === undefined
-          ? Option.none<unknown>()
-          : Option.some(
-            yield* Schema.encodeUnknownEffect(actor.output)(output).pipe(
-              Effect.mapError((error) =>
-                new ActorContractError({ actor: actor.name, address, which: "output", detail: error.message })
-              )
-            )
-          )
-        yield* checkConditions(actor.postconditions, output, (detail) =>
-          new ActorContractError({ actor: actor.name, address, which: "postcondition", detail }))
-        return { output, encoded }
-      })
-
-      const exit = yield* Effect.exit(body)
-      const executionTime = Number(yield* Clock.currentTimeNanos) / 1e6 - attemptStart
-      return { exit, executionTime }
-    })
-
-    const loop: Effect.Effect<A, E | ExecutionInterrupted | ActorContractError, R> = Effect.gen(function*() {
-      while (true) {
-        const { executionTime, exit } = yield* runAttempt
-        if (Exit.isSuccess(exit)) {
-          const { encoded, output: value } = exit.value
-          const result = toJson(Option.isSome(encoded) ? encoded.value : value)
-          yield* finish("completed", {
-            executionTime,
-            detail: truncate(show(value)),
-            ...(result === undefined ? {} : { result })
-          })
-          yield* state.checkInterrupt // checkpoint 4: after the handler
-          return value
-        }
-        const cause = exit.cause
-        if (Cause.hasInterruptsOnly(cause)) return yield* Effect.failCause(cause as Cause.Cause<never>)
-        // An interrupt ends the event one way, whatever the handler failed with meanwhile.
-        const signal = yield* state.interruptSignal
-        const failure = Cause.findErrorOption(cause)
-        if (Option.isSome(signal)) {
-          return yield* interrupted(signal.value, `Interrupted: ${signal.value.reason}`, partial)
-        }
-        if (Option.isSome(failure) && failure.value instanceof ExecutionInterrupted) {
-          return yield* interrupted(failure.value.signal, `Interrupted: ${failure.value.reason}`, partial)
-        }
-        const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
-        const message = causeMessage(cause)
-        const tag = errorTag(error)
-        const isFinal = Option.isNone(failure) || !policy.isRetryable(error) || attempt >= policy.maxAttempts
-        const delay = isFinal ? Option.none<Duration.Duration>() : yield* policy.nextDelay(attempt, error)
-        const now = yield* Clock.currentTimeMillis
-        const tooLate = Option.isSome(delay) && Option.isSome(policy.maxRetryTime) &&
-          now + Duration.toMillis(delay.value) - firstStart > Duration.toMillis(policy.maxRetryTime.value)
-        if (isFinal || Option.isNone(delay) || tooLate) {
-          yield* finish("failed", { executionTime, message, errorTag: tag })
-          return yield* Effect.failCause(cause)
-        }
-        yield* publish("failed", { executionTime, message, errorTag: tag })
-        yield* publish("retrying", {
-          message: `Retrying after ${tag}: ${message}`,
-          detail: `Attempt ${attempt + 1}/${policy.maxAttempts} in ${Duration.format(delay.value)}`
-        })
-        attempt++
-        // The backoff ends the moment the execution is interrupted: nothing new starts after that.
-        const woken = yield* Effect.raceFirst(
-          Effect.as(Effect.sleep(delay.value), Option.none<InterruptSignal>()),
-          Effect.map(state.awaitInterrupt, Option.some)
-        )
-        if (Option.isSome(woken)) {
-          return yield* interrupted(woken.value, `Interrupted during retry backoff: ${woken.value.reason}`, [])
-        }
-      }
-    })
-
-    // Stopped from outside (a cancelled group, an interrupted parent): still exactly one terminal event.
-    return yield* loop.pipe(
-      Effect.onExit((exit) => {
-        if (settled || !begun || !Exit.isFailure(exit) || !Cause.hasInterruptsOnly(exit.cause)) return Effect.void
-        return Effect.gen(function*() {
-          const signal = yield* state.interruptSignal
-          const detail = Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled"
-          const partialOutput = joinPartial(partial)
-          yield* finish("interrupted", {
-            detail,
-            ...(partialOutput === undefined ? {} : { partialOutput }),
-            ...(Option.isSome(signal) && signal.value.message !== undefined ? { message: signal.value.message } : {}),
-            ...(yield* latency)
-          })
-        })
-      })
-    )
+    return Effect.andThen(state.checkInterrupt, Effect.suspend(() => makeRun(actor, input, options, fiber, state)))
   })
+
+type Failure<E> = E | ExecutionInterrupted | ActorContractError
+
+// One event, from its first `started` to its final status. The success path is a chain of prebuilt
+// steps (it runs for every event); failures, retries and interrupts take the slower, plainer paths.
+const makeRun = <I, A, E, R>(
+  actor: Actor<I, A, E, R>,
+  input: I,
+  options: RunEventOptions,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  state: ExecutionState["Service"]
+): Effect.Effect<A, Failure<E>, R> => {
+  const bus = Context.get(fiber.context as Context.Context<EventBus>, EventBus)
+  const clock = fiber.getRef(Clock.Clock)
+  const groupId = fiber.getRef(CurrentGroup)
+  const path = [...fiber.getRef(CurrentPath), options.tag === undefined ? actor.name : `${actor.name}::${options.tag}`]
+  const address = `${path.join("::")}::${actor.kind}_call`
+  const stateId = state.stateId
+  const firstStart = clock.currentTimeMillisUnsafe()
+  const nowMillis = () => Number(clock.currentTimeNanosUnsafe()) / 1e6
+
+  let occurrence = 0
+  let attempt = 1
+  // `settled` once the event published its final status; `begun` once it published `started`
+  let settled = false
+  let begun = false
+  let partial: Array<unknown> = []
+  let controller: AbortController | undefined
+  let attemptStart = 0
+
+  const publish = (status: ExecutionEvent["status"], fields?: EventFields): Effect.Effect<void> =>
+    bus.publish({
+      _tag: "ExecutionEvent",
+      stateId,
+      address,
+      actor: actor.name,
+      kind: actor.kind,
+      status,
+      occurrence,
+      attempt,
+      timestamp: new Date(clock.currentTimeMillisUnsafe()).toISOString(),
+      ...(groupId === undefined ? {} : { groupId }),
+      ...fields
+    })
+
+  // The final status of the event: published exactly once, even while the fiber is interrupted.
+  const finish = (status: "completed" | "failed" | "interrupted", fields: EventFields) =>
+    Effect.uninterruptible(Effect.suspend(() => {
+      if (settled) return Effect.void
+      settled = true
+      return publish(status, fields)
+    }))
+
+  // How long the stop took, and what an interrupted stream had produced.
+  const stopFields: Effect.Effect<EventFields> = Effect.map(state.interruptedAt, (at) => {
+    const partialOutput = joinPartial(partial)
+    return {
+      ...(Option.isNone(at) ? {} : { stopLatency: Math.max(0, nowMillis() - at.value) }),
+      ...(partialOutput === undefined ? {} : { partialOutput })
+    }
+  })
+
+  const interrupted = (signal: InterruptSignal, detail: string): Effect.Effect<never, ExecutionInterrupted> =>
+    Effect.flatMap(stopFields, (fields) =>
+      finish("interrupted", { detail, message: signal.message ?? `Execution interrupted: ${signal.reason}`, ...fields })).pipe(
+        // the execution's prebuilt error; a new one only for an error thrown while not interrupted
+        Effect.andThen(state.checkInterrupt),
+        Effect.andThen(Effect.suspend(() => Effect.fail(ExecutionInterrupted.fromSignal(signal))))
+      )
+
+  // What handlers run with: their path, no group (their own calls are not members), a recorder.
+  const handlerContext = Context.add(
+    Context.add(Context.add(fiber.context, CurrentPath, path), CurrentGroup, undefined),
+    CurrentPartialOutput,
+    { record: (value: unknown) => partial.push(value) }
+  ) as Context.Context<R>
+
+  const contract = (which: ActorContractError["which"]) => (detail: string) =>
+    new ActorContractError({ actor: actor.name, address, which, detail })
+
+  const decodeInput: Effect.Effect<I, ActorContractError> = actor.input === undefined
+    ? Effect.succeed(input)
+    : Effect.mapError(Schema.decodeUnknownEffect(actor.input)(input), (error) => contract("input")(error.message))
+
+  const ctx = (): HandlerContext => ({
+    address,
+    path,
+    occurrence,
+    attempt,
+    stateId,
+    idempotencyKey: `${stateId}::${address}#${occurrence}`,
+    get signal() {
+      controller ??= new AbortController()
+      return controller.signal
+    }
+  })
+  const stoppable = { stopPolicy: options.stopPolicy, onAbort: (signal: InterruptSignal) => controller?.abort(signal) }
+
+  // The handler in its own fiber, stopped by the interrupt per its stop policy.
+  const runHandler = (decoded: I): Effect.Effect<A, Failure<E>, R> =>
+    Effect.flatMap(
+      state.runStoppable(Effect.provideContext(Effect.suspend(() => actor.handler(decoded, ctx())), handlerContext), stoppable),
+      (exit): Effect.Effect<A, Failure<E>> => {
+        if (Exit.isSuccess(exit)) return exit
+        return Effect.flatMap(state.interruptSignal, (signal): Effect.Effect<never, Failure<E>> => {
+          controller?.abort(Option.getOrUndefined(signal) ?? "stopped")
+          // stopped by the interrupt: report it as the interrupt
+          return Option.isSome(signal) && Cause.hasInterruptsOnly(exit.cause)
+            ? Effect.andThen(state.checkInterrupt, Effect.never)
+            : Effect.failCause(exit.cause)
+        })
+      }
+    )
+
+  // The output Schema validates by encoding: the encoded value is what the history records.
+  const validateOutput = (output: A): Effect.Effect<{ readonly output: A; readonly encoded: unknown }, Failure<E>, R> => {
+    const encoded: Effect.Effect<unknown, ActorContractError> = actor.output === undefined
+      ? Effect.succeed(output)
+      : Effect.mapError(Schema.encodeUnknownEffect(actor.output)(output), (error) => contract("output")(error.message))
+    return actor.postconditions === undefined || actor.postconditions.length === 0
+      ? Effect.map(encoded, (e) => ({ output, encoded: e }))
+      : Effect.flatMap(encoded, (e) =>
+        Effect.as(checkConditions(actor.postconditions, output, contract("postcondition")), { output, encoded: e }))
+  }
+
+  const afterPreconditions = (decoded: I) =>
+    actor.preconditions === undefined || actor.preconditions.length === 0
+      ? Effect.andThen(state.checkInterrupt, runHandler(decoded))
+      : checkConditions(actor.preconditions, decoded, contract("precondition")).pipe(
+        Effect.andThen(state.checkInterrupt), // checkpoint 3: after the preconditions
+        Effect.andThen(runHandler(decoded))
+      )
+
+  // One attempt: `started`, checkpoint 2, input, preconditions, checkpoint 3, the handler, output.
+  const runAttempt: Effect.Effect<{ readonly output: A; readonly encoded: unknown }, Failure<E>, R> = Effect.suspend(
+    () => {
+      begun = true
+      partial = []
+      controller = undefined
+      attemptStart = nowMillis()
+      return publish("started", { detail: truncate(show(input)) })
+    }
+  ).pipe(
+    Effect.andThen(state.checkInterrupt), // checkpoint 2: before the preconditions
+    Effect.andThen(decodeInput),
+    Effect.flatMap(afterPreconditions),
+    Effect.flatMap(validateOutput)
+  )
+
+  const onSuccess = ({ encoded, output }: { readonly output: A; readonly encoded: unknown }) => {
+    const result = toJson(encoded)
+    return finish("completed", {
+      executionTime: nowMillis() - attemptStart,
+      detail: truncate(show(encoded)),
+      ...(result === undefined ? {} : { result })
+    }).pipe(
+      Effect.andThen(state.checkInterrupt), // checkpoint 4: after the handler
+      Effect.as(output)
+    )
+  }
+
+  // resolved at the first failure: most events never need it
+  let policy: Retry.RetryPolicy | undefined
+  const onFailure = (cause: Cause.Cause<Failure<E>>): Effect.Effect<A, Failure<E>, R> =>
+    Effect.gen(function*() {
+      const executionTime = nowMillis() - attemptStart
+      if (Cause.hasInterruptsOnly(cause)) return yield* Effect.failCause(cause)
+      // An interrupt ends the event one way, whatever the handler failed with meanwhile.
+      const signal = yield* state.interruptSignal
+      const failure = Cause.findErrorOption(cause)
+      if (Option.isSome(signal)) return yield* interrupted(signal.value, `Interrupted: ${signal.value.reason}`)
+      if (Option.isSome(failure) && failure.value instanceof ExecutionInterrupted) {
+        return yield* interrupted(failure.value.signal, `Interrupted: ${failure.value.reason}`)
+      }
+      policy ??= Retry.resolve(actor.kind, options.retry, actor.retry, fiber.getRef(Retry.RetryDefaults))
+      const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
+      const message = causeMessage(cause)
+      const tag = errorTag(error)
+      const isFinal = Option.isNone(failure) || !policy.isRetryable(error) || attempt >= policy.maxAttempts
+      const delay = isFinal ? Option.none<Duration.Duration>() : yield* policy.nextDelay(attempt, error)
+      const tooLate = Option.isSome(delay) && Option.isSome(policy.maxRetryTime) &&
+        clock.currentTimeMillisUnsafe() + Duration.toMillis(delay.value) - firstStart >
+          Duration.toMillis(policy.maxRetryTime.value)
+      if (Option.isNone(delay) || tooLate) {
+        yield* finish("failed", { executionTime, message, errorTag: tag })
+        return yield* Effect.failCause(cause)
+      }
+      yield* publish("failed", { executionTime, message, errorTag: tag })
+      yield* publish("retrying", {
+        message: `Retrying after ${tag}: ${message}`,
+        detail: `Attempt ${attempt + 1}/${policy.maxAttempts} in ${Duration.format(delay.value)}`
+      })
+      attempt++
+      // The backoff ends the moment the execution is interrupted: nothing new starts after that.
+      const woken = yield* Effect.raceFirst(
+        Effect.as(Effect.sleep(delay.value), Option.none<InterruptSignal>()),
+        Effect.map(state.awaitInterrupt, Option.some)
+      )
+      if (Option.isSome(woken)) {
+        partial = []
+        return yield* interrupted(woken.value, `Interrupted during retry backoff: ${woken.value.reason}`)
+      }
+      return yield* attemptLoop
+    })
+
+  const attemptLoop: Effect.Effect<A, Failure<E>, R> = Effect.matchCauseEffect(runAttempt, {
+    onSuccess,
+    onFailure
+  })
+
+  // Stopped from outside (a cancelled group, an interrupted parent): still exactly one final event.
+  const onExit = (exit: Exit.Exit<A, Failure<E>>) => {
+    if (settled || !begun || !Exit.isFailure(exit) || !Cause.hasInterruptsOnly(exit.cause)) return Effect.void
+    return Effect.flatMap(Effect.zip(state.interruptSignal, stopFields), ([signal, fields]) =>
+      finish("interrupted", {
+        detail: Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled",
+        ...(Option.isSome(signal) && signal.value.message !== undefined ? { message: signal.value.message } : {}),
+        ...fields
+      }))
+  }
+
+  return Effect.flatMap(state.nextOccurrence(address), (n) => {
+    occurrence = n
+    return Effect.onExit(attemptLoop, onExit)
+  })
+}

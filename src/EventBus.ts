@@ -45,9 +45,7 @@ const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
  * @category models
  * @since 0.1.0
  */
-export class ExecutionEvent extends Schema.TaggedClass<ExecutionEvent>("agent-interrupt/ExecutionEvent")(
-  "ExecutionEvent",
-  {
+export const ExecutionEvent = Schema.TaggedStruct("ExecutionEvent", {
     stateId: Schema.String,
     address: Schema.String,
     actor: Schema.String,
@@ -64,13 +62,22 @@ export class ExecutionEvent extends Schema.TaggedClass<ExecutionEvent>("agent-in
     groupId: Schema.optionalKey(Schema.String),
     stopLatency: Schema.optionalKey(Millis),
     partialOutput: Schema.optionalKey(Schema.Json)
-  }
-) {
-  /** How deep the event is nested: `planner::search::tool_call` has depth 1. */
-  get depth(): number {
-    return Math.max(0, this.address.split("::").length - 2)
-  }
-}
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface ExecutionEvent extends Schema.Schema.Type<typeof ExecutionEvent> {}
+
+/**
+ * How deep an event is nested: `planner::search::tool_call` has depth 1, `planner::agent_call` 0.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const eventDepth = (event: { readonly address: string }): number =>
+  Math.max(0, event.address.split("::").length - 2)
 
 /**
  * The lifecycle of a parallel group.
@@ -93,7 +100,7 @@ export type GroupStatus = typeof GroupStatus.Type
  * @category models
  * @since 0.1.0
  */
-export class GroupEvent extends Schema.TaggedClass<GroupEvent>("agent-interrupt/GroupEvent")("GroupEvent", {
+export const GroupEvent = Schema.TaggedStruct("GroupEvent", {
   stateId: Schema.String,
   groupId: Schema.String,
   name: Schema.String,
@@ -104,7 +111,13 @@ export class GroupEvent extends Schema.TaggedClass<GroupEvent>("agent-interrupt/
   failed: Count,
   timestamp: IsoTimestamp,
   detail: Schema.optionalKey(Schema.String)
-}) {}
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface GroupEvent extends Schema.Schema.Type<typeof GroupEvent> {}
 
 /**
  * The level of a {@link LogEvent}.
@@ -120,13 +133,19 @@ export const LogLevel = Schema.Literals(["debug", "info", "warning", "error"])
  * @category models
  * @since 0.1.0
  */
-export class LogEvent extends Schema.TaggedClass<LogEvent>("agent-interrupt/LogEvent")("LogEvent", {
+export const LogEvent = Schema.TaggedStruct("LogEvent", {
   stateId: Schema.String,
   level: LogLevel,
   message: Schema.String,
   timestamp: IsoTimestamp,
   address: Schema.optionalKey(Schema.String)
-}) {}
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface LogEvent extends Schema.Schema.Type<typeof LogEvent> {}
 
 /**
  * Everything that goes on the bus.

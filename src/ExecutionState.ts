@@ -26,7 +26,7 @@ import {
   Schema,
   type Scope
 } from "effect"
-import { EventBus, LogEvent } from "./EventBus.ts"
+import { EventBus } from "./EventBus.ts"
 import {
   ExecutionInterrupted,
   type InterruptChecker,
@@ -56,6 +56,18 @@ export interface RequestInterruptOptions {
   readonly message?: string | undefined
   readonly triggeredBy?: string | undefined
   readonly saveCheckpoint?: boolean | undefined
+}
+
+/**
+ * Options of `runStoppable`: a stop policy that wins over the layer's, and a callback told the moment
+ * the work should wrap up (at once for `abort`, at the deadline for `drain`).
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface StoppableOptions {
+  readonly stopPolicy?: StopPolicies | undefined
+  readonly onAbort?: ((signal: InterruptSignal) => void) | undefined
 }
 
 /**
@@ -179,6 +191,18 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   /** How many generator fibers are registered. */
   readonly generatorCount: Effect.Effect<number>
   /**
+   * Runs `effect` in a child fiber that the interrupt stops, per the stop policy of its reason (the
+   * `stopPolicy` option first): `abort` interrupts it after the grace period, `drain` at the deadline.
+   * Succeeds with the child's `Exit` — an interruption when the interrupt stopped it. All running work
+   * is stopped in one pass, without a watcher fiber per piece of work.
+   */
+  readonly runStoppable: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: StoppableOptions
+  ) => Effect.Effect<Exit.Exit<A, E>, never, R>
+  /** How many `runStoppable` fibers are running. */
+  readonly runningCount: Effect.Effect<number>
+  /**
    * Counts a call at `key` (an event address) and returns its occurrence: 1 for the first call, 2 for
    * the second... The same program makes the same calls, so occurrences are stable across a resume.
    */
@@ -284,6 +308,85 @@ export const make = Effect.fnUntraced(function*(
     if (fibers.size > 0) yield* Fiber.interruptAll(fibers)
   })
 
+  // --- running work ----------------------------------------------------------
+
+  interface Running {
+    readonly fiber: Fiber.Fiber<unknown, unknown>
+    readonly options: StoppableOptions | undefined
+  }
+  // One mutable set owned by this execution: work registers and leaves in O(1).
+  const running = yield* Ref.make(new Set<Running>())
+
+  const stopNow = (entry: Running, signal: InterruptSignal, drained: boolean) => {
+    if (drained) entry.options?.onAbort?.(signal)
+    entry.fiber.interruptUnsafe()
+  }
+
+  // Stops running work per its policy; `elapsed` is how long ago the interrupt happened (ms). Work
+  // due now is interrupted on the spot (without waiting for it); one timer per distinct delay does
+  // the rest.
+  const stopEntries = (
+    entries: Iterable<Running>,
+    signal: InterruptSignal,
+    elapsed: number
+  ): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const later = new Map<number, Array<Running>>()
+      for (const entry of entries) {
+        const policy = stopPolicy(signal.reason, entry.options?.stopPolicy)
+        if (policy._tag === "abort") entry.options?.onAbort?.(signal)
+        const remaining = Duration.toMillis(StopPolicy.allowance(policy)) - elapsed
+        if (remaining <= 0) {
+          stopNow(entry, signal, policy._tag === "drain")
+        } else {
+          const batch = later.get(remaining)
+          if (batch === undefined) later.set(remaining, [entry])
+          else batch.push(entry)
+        }
+      }
+      if (later.size === 0) return Effect.void
+      return Effect.forEach(later, ([remaining, batch]) =>
+        Effect.forkIn(
+          Effect.andThen(
+            Effect.sleep(remaining),
+            Effect.sync(() => {
+              for (const entry of batch) {
+                if (!Ref.getUnsafe(running).has(entry)) continue
+                stopNow(entry, signal, stopPolicy(signal.reason, entry.options?.stopPolicy)._tag === "drain")
+              }
+            })
+          ),
+          scope
+        ), { discard: true })
+    })
+
+  const runStoppable = <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: StoppableOptions
+  ): Effect.Effect<Exit.Exit<A, E>, never, R> =>
+    Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), (fiber) => {
+      const done = fiber.pollUnsafe()
+      if (done !== undefined) return Effect.succeed(done)
+      const entry: Running = { fiber, options }
+      return Effect.suspend(() => {
+        Ref.getUnsafe(running).add(entry)
+        const interrupted = Ref.getUnsafe(current)
+        if (interrupted !== undefined) {
+          // registered during a grace period or a drain: what is left of it applies
+          return Effect.flatMap(Clock.currentTimeNanos, (now) => {
+            return Effect.andThen(
+              stopEntries([entry], interrupted.signal, Number(now) / 1e6 - interrupted.at),
+              Fiber.await(fiber)
+            )
+          })
+        }
+        return Fiber.await(fiber)
+      }).pipe(
+        Effect.onInterrupt(() => Fiber.interrupt(fiber)),
+        Effect.ensuring(Effect.sync(() => Ref.getUnsafe(running).delete(entry)))
+      )
+    })
+
   const abort = (signal: InterruptSignal) =>
     Effect.andThen(Deferred.succeed(abortDeferred, signal), killGenerators)
 
@@ -300,6 +403,7 @@ export const make = Effect.fnUntraced(function*(
       if (!won) return false
       yield* bus.publish(new InterruptEvent({ signal, stateId }))
       yield* Deferred.succeed(interruptedDeferred, signal)
+      yield* stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
       const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
       if (Duration.isZero(allowance)) {
         yield* abort(signal)
@@ -378,9 +482,13 @@ export const make = Effect.fnUntraced(function*(
       yield* Effect.logWarning(error.message, error).pipe(
         Effect.annotateLogs({ module: "agent-interrupt/ExecutionState", stateId })
       )
-      yield* bus.publish(
-        new LogEvent({ stateId, level: "warning", message: error.message, timestamp: isoFromMillis(now) })
-      )
+      yield* bus.publish({
+        _tag: "LogEvent",
+        stateId,
+        level: "warning",
+        message: error.message,
+        timestamp: isoFromMillis(now)
+      })
       if (onCheckerError === "interrupt") {
         return yield* interruptAndFail(
           new InterruptSignal({
@@ -490,6 +598,8 @@ export const make = Effect.fnUntraced(function*(
     unregisterGenerator,
     killGenerators,
     generatorCount: Effect.map(Ref.get(generators), (set) => set.size),
+    runStoppable,
+    runningCount: Effect.sync(() => Ref.getUnsafe(running).size),
     nextOccurrence
   })
 })

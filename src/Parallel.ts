@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Option } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Option } from "effect"
 import { CurrentGroup, CurrentPath, errorMessage, type ExecutionResult } from "./Event.ts"
-import { EventBus, GroupEvent, type GroupStatus } from "./EventBus.ts"
+import { EventBus, type GroupStatus } from "./EventBus.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 import { ExecutionInterrupted, isExecutionInterrupted } from "./Interrupt.ts"
 
@@ -79,10 +79,13 @@ export const parallel = <A, E, R>(
     const state = yield* ExecutionState
     yield* state.checkInterrupt // an interrupted execution starts no branch
     const bus = yield* EventBus
+    const fiber = yield* Effect.withFiber((f) => Effect.succeed(f))
+    const clock = fiber.getRef(Clock.Clock)
+    const nowMillis = () => Number(clock.currentTimeNanosUnsafe()) / 1e6
     const branches = Array.from(effects)
     const total = branches.length
     const name = options.name ?? "parallel"
-    const path = yield* CurrentPath
+    const path = fiber.getRef(CurrentPath)
     const base = path.length === 0 ? name : `${path.join("::")}::${name}`
     const groupId = `${base}#${yield* state.nextOccurrence(`group:${base}`)}`
     const failFast = options.errorStrategy === "fail_fast"
@@ -93,62 +96,63 @@ export const parallel = <A, E, R>(
     let completed = 0
     let failed = 0
 
-    const nowMillis = Effect.map(Clock.currentTimeNanos, (n) => Number(n) / 1e6)
     const publishGroup = (status: GroupStatus, detail?: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        bus.publish(
-          new GroupEvent({
-            stateId: state.stateId,
-            groupId,
-            name,
-            address: base,
-            status,
-            total,
-            completed,
-            failed,
-            timestamp: new Date(now).toISOString(),
-            ...(detail === undefined ? {} : { detail })
-          }, { disableChecks: true })
-        ))
+      bus.publish({
+        _tag: "GroupEvent",
+        stateId: state.stateId,
+        groupId,
+        name,
+        address: base,
+        status,
+        total,
+        completed,
+        failed,
+        timestamp: new Date(clock.currentTimeMillisUnsafe()).toISOString(),
+        ...(detail === undefined ? {} : { detail })
+      })
 
     yield* publishGroup("pending")
     const firstFailure = yield* Deferred.make<void>()
+    // Branches run with the group's id; each branch fiber keeps its own copy of the path.
+    const branchContext = Context.add(fiber.context, CurrentGroup, groupId) as Context.Context<R>
 
-    const runBranch = (effect: Effect.Effect<A, E, R>, index: number) =>
-      Effect.gen(function*() {
-        // nothing new starts once the execution is interrupted (the drain policy lets running ones finish)
-        if (yield* state.isInterrupted) return
-        const start = yield* nowMillis
+    const runBranch = (effect: Effect.Effect<A, E, R>, index: number): Effect.Effect<void> =>
+      Effect.flatMap(state.isInterrupted, (stopped) => {
+        // nothing new starts once the execution is interrupted (a drain lets running ones finish)
+        if (stopped) return Effect.void
+        const start = nowMillis()
         startedAt[index] = start
-        const exit = yield* Effect.exit(Effect.provideService(effect, CurrentGroup, groupId))
-        const executionTime = (yield* nowMillis) - start
-        if (Exit.isSuccess(exit)) {
-          results[index] = { result: exit.value, executionTime, ok: true }
-          completed++
-          return
-        }
-        if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-        const error = Cause.findErrorOption(exit.cause)
-        const message = Option.isSome(error) ? errorMessage(error.value) : errorMessage(Cause.squash(exit.cause))
-        results[index] = { executionTime, ok: false, errorMessage: message }
-        if (Option.isSome(error) && isExecutionInterrupted(error.value)) return
-        failed++
-        if (failFast) yield* Deferred.succeed(firstFailure, undefined)
+        return Effect.flatMap(Effect.exit(Effect.provideContext(effect, branchContext)), (exit) => {
+          const executionTime = nowMillis() - start
+          if (Exit.isSuccess(exit)) {
+            results[index] = { result: exit.value, executionTime, ok: true }
+            completed++
+            return Effect.void
+          }
+          if (Cause.hasInterruptsOnly(exit.cause)) return Effect.failCause(exit.cause as Cause.Cause<never>)
+          const error = Cause.findErrorOption(exit.cause)
+          const message = Option.isSome(error) ? errorMessage(error.value) : errorMessage(Cause.squash(exit.cause))
+          results[index] = { executionTime, ok: false, errorMessage: message }
+          if (Option.isSome(error) && isExecutionInterrupted(error.value)) return Effect.void
+          failed++
+          return failFast ? Deferred.succeed(firstFailure, undefined) : Effect.void
+        })
       })
 
     yield* publishGroup("running")
-    const watchers: Array<Effect.Effect<Stop>> = [
-      Effect.as(state.awaitAbort, { _tag: "interrupted" } as const)
-    ]
+    const all: Effect.Effect<Stop> = Effect.as(
+      Effect.forEach(branches, runBranch, { concurrency: options.concurrency ?? 5, discard: true }),
+      { _tag: "done" }
+    )
+    const watchers: Array<Effect.Effect<Stop>> = []
     if (failFast) watchers.push(Effect.as(Deferred.await(firstFailure), { _tag: "fail_fast" } as const))
     if (timeout !== undefined) watchers.push(Effect.as(Effect.sleep(timeout), { _tag: "timeout" } as const))
-    const all = Effect.forEach(branches, runBranch, {
-      concurrency: options.concurrency ?? 5,
-      discard: true
-    }).pipe(Effect.as<Stop>({ _tag: "done" }))
-    const stop = yield* Effect.raceAllFirst([all, ...watchers])
+    // The interrupt stops the whole group in one go (per the stop policy), no watcher per branch.
+    const exit = yield* state.runStoppable(watchers.length === 0 ? all : Effect.raceAllFirst([all, ...watchers]))
 
     const interruptedSignal = yield* state.interruptSignal
+    const stop: Stop = Exit.isSuccess(exit) ? exit.value : { _tag: "interrupted" }
+    if (Exit.isFailure(exit) && Option.isNone(interruptedSignal)) return yield* Effect.failCause(exit.cause)
     const reason = Option.isSome(interruptedSignal)
       ? `Interrupted: ${interruptedSignal.value.reason}`
       : stop._tag === "fail_fast"
@@ -156,7 +160,14 @@ export const parallel = <A, E, R>(
       : stop._tag === "timeout"
       ? `Group timed out after ${formatSeconds(timeout!)}`
       : "Cancelled"
-    const end = yield* nowMillis
+    if (Option.isSome(interruptedSignal)) {
+      yield* publishGroup("cancelled", reason)
+      return yield* Effect.andThen(
+        state.checkInterrupt,
+        Effect.suspend(() => Effect.fail(ExecutionInterrupted.fromSignal(interruptedSignal.value)))
+      )
+    }
+    const end = nowMillis()
     const out = Array.from({ length: total }, (_, index): ExecutionResult<A> =>
       results[index] ?? {
         executionTime: startedAt[index] === undefined ? 0 : end - startedAt[index]!,
@@ -164,10 +175,6 @@ export const parallel = <A, E, R>(
         errorMessage: reason
       }
     )
-    if (Option.isSome(interruptedSignal)) {
-      yield* publishGroup("cancelled", reason)
-      return yield* Effect.andThen(state.checkInterrupt, Effect.fail(ExecutionInterrupted.fromSignal(interruptedSignal.value)))
-    }
     if (stop._tag === "fail_fast" || stop._tag === "timeout") {
       yield* publishGroup("cancelled", reason)
       return out

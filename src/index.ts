@@ -27,6 +27,7 @@ export {
   ActorKind,
   BusEvent,
   BusEventJson,
+  eventDepth,
   EventBus,
   type EventBusOptions,
   ExecutionEvent,

@@ -5,6 +5,7 @@ import {
   Actor,
   ActorContractError,
   checkInterrupt,
+  eventDepth,
   ExecutionInterrupted,
   ExecutionState,
   type ExecutionStateOptions,
@@ -75,7 +76,7 @@ describe("runEvent", () => {
         ["planner::search::web::tool_call", 1],
         ["planner::agent_call", 1]
       ])
-      assert.strictEqual(events.find((e) => e.address === "planner::search::tool_call")!.depth, 1)
+      assert.strictEqual(eventDepth(events.find((e) => e.address === "planner::search::tool_call")!), 1)
     }).pipe(withState()))
 
   it.effect("the handler context: address, attempt, occurrence, idempotencyKey stable per call", () =>

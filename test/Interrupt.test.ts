@@ -3,6 +3,7 @@ import { Effect, Schema } from "effect"
 import {
   BusEvent,
   BusEventJson,
+  eventDepth,
   ExecutionEvent,
   ExecutionInterrupted,
   ExecutionStatus,
@@ -147,7 +148,7 @@ describe("Interrupt schemas", () => {
 
   it("every bus event round-trips through JSON", () => {
     const events: ReadonlyArray<BusEvent> = [
-      new ExecutionEvent({
+      ExecutionEvent.make({
         stateId: "s",
         address: "planner::search::tool_call",
         actor: "search",
@@ -159,7 +160,7 @@ describe("Interrupt schemas", () => {
         executionTime: 12.5,
         result: { hits: [1, 2] }
       }),
-      new GroupEvent({
+      GroupEvent.make({
         stateId: "s",
         groupId: "g1",
         name: "search",
@@ -170,13 +171,13 @@ describe("Interrupt schemas", () => {
         failed: 0,
         timestamp: "2026-11-24T10:00:00.000Z"
       }),
-      new LogEvent({ stateId: "s", level: "warning", message: "hi", timestamp: "2026-11-24T10:00:00.000Z" })
+      LogEvent.make({ stateId: "s", level: "warning", message: "hi", timestamp: "2026-11-24T10:00:00.000Z" })
     ]
     for (const event of events) {
       const back = Schema.decodeUnknownSync(BusEventJson)(Schema.encodeSync(BusEventJson)(event))
       assert.deepStrictEqual(back, event)
     }
-    assert.strictEqual((events[0] as ExecutionEvent).depth, 1)
+    assert.strictEqual(eventDepth(events[0] as ExecutionEvent), 1)
     assert.include(
       decodeError(ExecutionEvent, "{\"_tag\":\"ExecutionEvent\",\"stateId\":\"s\",\"address\":\"a\",\"actor\":\"a\",\"kind\":\"robot\"}"),
       "[\"kind\"]"

@@ -9,7 +9,6 @@ import {
   EventBus,
   ExecutionState,
   interruptSignal,
-  LogEvent,
   setInterruptChecker,
   setTimeout
 } from "../index.ts"
@@ -24,12 +23,13 @@ const step = (n: number, steps: Ref.Ref<number>) =>
     yield* checkInterrupt
     yield* Ref.update(steps, (s) => s + 1)
     const now = yield* Clock.currentTimeMillis
-    yield* bus.publish(new LogEvent({
+    yield* bus.publish({
+      _tag: "LogEvent",
       stateId: state.stateId,
       level: "info",
       message: `step ${n} done`,
       timestamp: new Date(now).toISOString()
-    }))
+    })
   })
 
 export const program = Effect.gen(function*() {

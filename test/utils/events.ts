@@ -1,7 +1,7 @@
 import { ExecutionEvent, InterruptEvent, InterruptSignal, LogEvent } from "../../src/index.ts"
 
 export const log = (n: number): LogEvent =>
-  new LogEvent({ stateId: "test", level: "info", message: `m${n}`, timestamp: "2026-11-24T10:00:00.000Z" })
+  LogEvent.make({ stateId: "test", level: "info", message: `m${n}`, timestamp: "2026-11-24T10:00:00.000Z" })
 
 export const interrupt = (reason: "timeout" | "user_cancelled" = "timeout"): InterruptEvent =>
   new InterruptEvent({
@@ -10,7 +10,7 @@ export const interrupt = (reason: "timeout" | "user_cancelled" = "timeout"): Int
   })
 
 export const started = (address: string): ExecutionEvent =>
-  new ExecutionEvent({
+  ExecutionEvent.make({
     stateId: "test",
     address,
     actor: address.split("::").at(-2) ?? address,

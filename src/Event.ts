@@ -291,9 +291,8 @@ const makeRun = <I, A, E, R>(
   let controller: AbortController | undefined
   let attemptStart = 0
 
-  const publish = (status: ExecutionEvent["status"], fields?: EventFields): Effect.Effect<void> =>
-    bus.publish({
-      _tag: "ExecutionEvent",
+  const makeEvent = (status: ExecutionEvent["status"], fields?: EventFields): ExecutionEvent => ({
+    _tag: "ExecutionEvent",
       stateId,
       address,
       actor: actor.name,
@@ -305,13 +304,19 @@ const makeRun = <I, A, E, R>(
       ...(groupId === undefined ? {} : { groupId }),
       ...fields
     })
+  const publish = (status: ExecutionEvent["status"], fields?: EventFields): Effect.Effect<void> =>
+    bus.publish(makeEvent(status, fields))
 
   // The final status of the event: published exactly once, even while the fiber is interrupted.
-  const finish = (status: "completed" | "failed" | "interrupted", fields: EventFields) =>
+  // Completed events (and interrupted ones with a partial output) go into the journal first, so a
+  // checkpoint written after this event has them.
+  const finish = (status: "completed" | "failed" | "interrupted" | "recovered", fields: EventFields) =>
     Effect.uninterruptible(Effect.suspend(() => {
       if (settled) return Effect.void
       settled = true
-      return publish(status, fields)
+      const event = makeEvent(status, fields)
+      const keep = status === "completed" || status === "recovered" || event.partialOutput !== undefined
+      return keep ? Effect.andThen(state.record(event), bus.publish(event)) : bus.publish(event)
     }))
 
   // How long the stop took, and what an interrupted stream had produced.
@@ -482,8 +487,39 @@ const makeRun = <I, A, E, R>(
       }))
   }
 
+  // Resuming: a call that completed in the previous run returns its stored result and is not run.
+  const replay = (event: ExecutionEvent): Effect.Effect<Option.Option<A>> => {
+    if (event.result === undefined) return Effect.succeedNone
+    const decoded: Effect.Effect<A, unknown> = actor.output === undefined
+      ? Effect.succeed(event.result as A)
+      : Schema.decodeUnknownEffect(actor.output)(event.result)
+    return decoded.pipe(
+      Effect.flatMap((value) =>
+        Effect.as(
+          finish("recovered", {
+            message: "Recovered from restored state",
+            detail: event.detail ?? truncate(show(event.result)),
+            result: event.result as Schema.Json,
+            ...(event.executionTime === undefined ? {} : { executionTime: event.executionTime })
+          }),
+          Option.some(value)
+        )
+      ),
+      Effect.catch((error) =>
+        Effect.as(
+          Effect.logWarning(`Stored result of ${address}#${occurrence} no longer decodes; running it again`, error),
+          Option.none<A>()
+        )
+      )
+    )
+  }
+
   return Effect.flatMap(state.nextOccurrence(address), (n) => {
     occurrence = n
-    return Effect.onExit(attemptLoop, onExit)
+    return Effect.flatMap(state.restored(address, n), (restored) =>
+      Option.isNone(restored)
+        ? Effect.onExit(attemptLoop, onExit)
+        : Effect.flatMap(replay(restored.value), (value) =>
+          Option.isSome(value) ? Effect.succeed(value.value) : Effect.onExit(attemptLoop, onExit)))
   })
 }

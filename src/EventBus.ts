@@ -11,7 +11,7 @@
  */
 import { Cause, Context, Effect, Fiber, Layer, PubSub, Ref, Schema, type Scope, Stream } from "effect"
 import { makeRing } from "./internal/ring.ts"
-import { ExecutionStatus, InterruptEvent, IsoTimestamp } from "./Interrupt.ts"
+import { ExecutionStatus, InterruptEvent, InterruptSignal, IsoTimestamp } from "./Interrupt.ts"
 
 // -----------------------------------------------------------------------------
 // Events
@@ -148,12 +148,36 @@ export const LogEvent = Schema.TaggedStruct("LogEvent", {
 export interface LogEvent extends Schema.Schema.Type<typeof LogEvent> {}
 
 /**
+ * The end of a run, published by `Run.run` / `Run.resume` once the outcome is known and the final
+ * checkpoint is written: `checkpoint` says whether the snapshot was saved (`checkpointId`), not saved
+ * (`saveCheckpoint: false`, or no store), or failed to save.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const ExecutionFinished = Schema.TaggedStruct("ExecutionFinished", {
+  stateId: Schema.String,
+  status: Schema.Literals(["completed", "failed", "interrupted"]),
+  timestamp: IsoTimestamp,
+  signal: Schema.optionalKey(InterruptSignal),
+  checkpoint: Schema.Literals(["saved", "not_saved", "failed"]),
+  checkpointId: Schema.optionalKey(Schema.String),
+  detail: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface ExecutionFinished extends Schema.Schema.Type<typeof ExecutionFinished> {}
+
+/**
  * Everything that goes on the bus.
  *
  * @category models
  * @since 0.1.0
  */
-export const BusEvent = Schema.Union([ExecutionEvent, GroupEvent, LogEvent, InterruptEvent])
+export const BusEvent = Schema.Union([ExecutionEvent, GroupEvent, LogEvent, InterruptEvent, ExecutionFinished])
 
 /**
  * @category models

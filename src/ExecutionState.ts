@@ -26,7 +26,7 @@ import {
   Schema,
   type Scope
 } from "effect"
-import { EventBus } from "./EventBus.ts"
+import { EventBus, type ExecutionEvent } from "./EventBus.ts"
 import {
   ExecutionInterrupted,
   type InterruptChecker,
@@ -71,6 +71,32 @@ export interface StoppableOptions {
 }
 
 /**
+ * What a resumed execution starts from: the events its previous run completed (replayed instead of
+ * run again) and its key/value storage.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RestoredState {
+  readonly completed: ReadonlyArray<ExecutionEvent>
+  readonly storage?: Readonly<Record<string, Schema.Json>> | undefined
+}
+
+/**
+ * The key/value storage of an execution (the seed's store): JSON values that go into its checkpoint
+ * and come back on resume.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ExecutionStorage {
+  readonly get: (key: string) => Effect.Effect<Option.Option<Schema.Json>>
+  readonly set: (key: string, value: Schema.Json) => Effect.Effect<void>
+  readonly delete: (key: string) => Effect.Effect<void>
+  readonly entries: Effect.Effect<Readonly<Record<string, Schema.Json>>>
+}
+
+/**
  * Options of {@link ExecutionState.layerWith}.
  *
  * **Details**
@@ -83,6 +109,7 @@ export interface StoppableOptions {
  * - `onCheckerError`: `"continue"` (default) or `"interrupt"` (fail closed, reason `error_threshold`).
  * - `timeout`: start the execution's timeout at once (default: none).
  * - `stopPolicy`: stop policies per reason (default: `system_shutdown` drains 10 s, others abort).
+ * - `restore`: the completed events and storage of a previous run, when resuming (default: none).
  *
  * @category options
  * @since 0.1.0
@@ -95,6 +122,7 @@ export interface ExecutionStateOptions {
   readonly onCheckerError?: OnCheckerError | undefined
   readonly timeout?: Duration.Input | undefined
   readonly stopPolicy?: StopPolicies | undefined
+  readonly restore?: RestoredState | undefined
 }
 
 /**
@@ -202,6 +230,17 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   ) => Effect.Effect<Exit.Exit<A, E>, never, R>
   /** How many `runStoppable` fibers are running. */
   readonly runningCount: Effect.Effect<number>
+  /**
+   * The execution's journal: its completed (and recovered) events and the interrupted ones that left a
+   * partial output, in order. This is what a checkpoint keeps and a resume replays.
+   */
+  readonly journal: Effect.Effect<ReadonlyArray<ExecutionEvent>>
+  /** Adds an event to the journal. */
+  readonly record: (event: ExecutionEvent) => Effect.Effect<void>
+  /** The completed event a previous run left at `address` + `occurrence`, when resuming. */
+  readonly restored: (address: string, occurrence: number) => Effect.Effect<Option.Option<ExecutionEvent>>
+  /** The execution's key/value storage. */
+  readonly storage: ExecutionStorage
   /**
    * Counts a call at `key` (an event address) and returns its occurrence: 1 for the first call, 2 for
    * the second... The same program makes the same calls, so occurrences are stable across a resume.
@@ -578,6 +617,23 @@ export const make = Effect.fnUntraced(function*(
       return n
     })
 
+  // --- journal and storage ---------------------------------------------------
+
+  const journal = yield* Ref.make<Array<ExecutionEvent>>([])
+  const restoredEvents = new Map<string, ExecutionEvent>()
+  for (const event of options.restore?.completed ?? []) {
+    if (event.status === "completed" || event.status === "recovered") {
+      restoredEvents.set(`${event.address}#${event.occurrence}`, event)
+    }
+  }
+  const store = yield* Ref.make(new Map<string, Schema.Json>(Object.entries(options.restore?.storage ?? {})))
+  const storage: ExecutionStorage = {
+    get: (key) => Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(store).get(key))),
+    set: (key, value) => Effect.sync(() => void Ref.getUnsafe(store).set(key, value)),
+    delete: (key) => Effect.sync(() => void Ref.getUnsafe(store).delete(key)),
+    entries: Effect.sync(() => Object.fromEntries(Ref.getUnsafe(store)))
+  }
+
   if (options.timeout !== undefined) yield* setTimeout(options.timeout)
 
   return ExecutionState.of({
@@ -600,6 +656,11 @@ export const make = Effect.fnUntraced(function*(
     generatorCount: Effect.map(Ref.get(generators), (set) => set.size),
     runStoppable,
     runningCount: Effect.sync(() => Ref.getUnsafe(running).size),
+    journal: Effect.sync(() => Ref.getUnsafe(journal).slice()),
+    record: (event) => Effect.sync(() => void Ref.getUnsafe(journal).push(event)),
+    restored: (address, occurrence) =>
+      Effect.sync(() => Option.fromUndefinedOr(restoredEvents.get(`${address}#${occurrence}`))),
+    storage,
     nextOccurrence
   })
 })

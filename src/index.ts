@@ -31,6 +31,7 @@ export {
   EventBus,
   type EventBusOptions,
   ExecutionEvent,
+  ExecutionFinished,
   GroupEvent,
   GroupStatus,
   isInterruptEvent,
@@ -46,6 +47,7 @@ export {
   checkInterrupt,
   ExecutionState,
   type ExecutionStateOptions,
+  type ExecutionStorage,
   externalCheckerSignal,
   interruptSignal,
   isInterrupted,
@@ -54,9 +56,11 @@ export {
   registerGenerator,
   requestInterrupt,
   type RequestInterruptOptions,
+  type RestoredState,
   setInterruptChecker,
   setTimeout,
   StateId,
+  type StoppableOptions,
   unregisterGenerator
 } from "./ExecutionState.ts"
 
@@ -82,3 +86,18 @@ export * as Retry from "./Retry.ts"
 export { type RetryOptions } from "./Retry.ts"
 
 export { interruptible, type InterruptibleOptions } from "./Streams.ts"
+
+export {
+  CheckpointError,
+  CheckpointErrorReason,
+  CheckpointStore,
+  type CheckpointSummary,
+  SNAPSHOT_VERSION,
+  SnapshotMetadata,
+  SnapshotStatus,
+  StateSnapshot,
+  StateSnapshotJson
+} from "./Checkpoint.ts"
+
+export * as Run from "./Run.ts"
+export { type Outcome, type RunOptions, saveCheckpoint } from "./Run.ts"

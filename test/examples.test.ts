@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger } from "effect"
 import * as fs from "node:fs"
+import { program as agents } from "../examples/agents.ts"
 import { program as quickstart } from "../examples/quickstart.ts"
 
 describe("examples", () => {
@@ -9,6 +10,11 @@ describe("examples", () => {
       const result = yield* quickstart
       assert.deepStrictEqual(result, { done: [2, 4, 6], events: ["InterruptEvent"] })
     }).pipe(Effect.provide(Logger.layer([]))))
+
+  it.live("agents: a planner, a parallel search with a retry, a streamed summary", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* agents, "Summary of 3 results.")
+    }))
 
   it("every code block in README.md that names an example is that example, verbatim", () => {
     const readme = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8")

@@ -101,3 +101,10 @@ export {
 
 export * as Run from "./Run.ts"
 export { type Outcome, type RunOptions, saveCheckpoint } from "./Run.ts"
+
+export * as Printer from "./Printer.ts"
+
+export * as Workflow from "./Workflow.ts"
+export { InvalidWorkflowInput, UnknownWorkflow, WorkflowError } from "./Workflow.ts"
+
+export * as Research from "./demo/Research.ts"

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * The `agent-interrupt` command line.
+ * The `agent-interrupt` executable.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
-import { program } from "./demo.ts"
+import { main } from "./main.ts"
+import { runMain } from "./runMain.ts"
 
-program.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+// Run from source (npm run demo / npm run cli), the resume hint says how to run it the same way.
+const invocation = import.meta.url.endsWith(".ts") ? "npm run cli --" : "agent-interrupt"
+runMain(main(process.argv.slice(2), invocation))

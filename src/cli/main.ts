@@ -316,8 +316,10 @@ export const root = Command.make("agent-interrupt").pipe(
 const presenter = CliOutput.layerPresenter({
   present: (event) =>
     event._tag === "InvalidInvocation"
-      ? Effect.forEach(event.errors, (error) => Console.error(`error: ${error.message}`), { discard: true }).pipe(
-        Effect.andThen(Console.error(`Run "agent-interrupt ${event.commandPath.slice(1).join(" ")} --help" for usage.`))
+      ? Console.error(
+        `error: ${event.errors.map((error) => error.message).join("; ")} (see: agent-interrupt ${
+          event.commandPath.slice(1).join(" ")
+        } --help)`
       )
       : CliOutput.defaultPresenter.present(event)
 })
@@ -326,7 +328,7 @@ const presenter = CliOutput.layerPresenter({
 export const main = (args: ReadonlyArray<string>, invocation: string): Effect.Effect<number, never, Signals> =>
   Effect.gen(function*() {
     const code = yield* Ref.make<number>(EXIT.completed)
-    const exit = yield* Command.runWith(root, { version: "0.1.0", renderErrors: false })(args).pipe(
+    const exit = yield* Command.runWith(root, { version: "0.1.0" })(args).pipe(
       Effect.provide(Layer.mergeAll(NodeServices.layer, presenter)),
       Effect.provideService(ExitCode, code),
       Effect.provideService(Invocation, { command: invocation }),

@@ -95,9 +95,12 @@ export const parallel = <A, E, R>(
     const startedAt: Array<number | undefined> = new Array(total)
     let completed = 0
     let failed = 0
+    // set once the group published its final status
+    let settled = false
 
-    const publishGroup = (status: GroupStatus, detail?: string) =>
-      bus.publish({
+    const publishGroup = (status: GroupStatus, detail?: string) => {
+      if (status === "completed" || status === "failed" || status === "cancelled") settled = true
+      return bus.publish({
         _tag: "GroupEvent",
         stateId: state.stateId,
         groupId,
@@ -110,6 +113,7 @@ export const parallel = <A, E, R>(
         timestamp: new Date(clock.currentTimeMillisUnsafe()).toISOString(),
         ...(detail === undefined ? {} : { detail })
       })
+    }
 
     yield* publishGroup("pending")
     const firstFailure = yield* Deferred.make<void>()
@@ -147,8 +151,20 @@ export const parallel = <A, E, R>(
     const watchers: Array<Effect.Effect<Stop>> = []
     if (failFast) watchers.push(Effect.as(Deferred.await(firstFailure), { _tag: "fail_fast" } as const))
     if (timeout !== undefined) watchers.push(Effect.as(Effect.sleep(timeout), { _tag: "timeout" } as const))
-    // The interrupt stops the whole group in one go (per the stop policy), no watcher per branch.
-    const exit = yield* state.runStoppable(watchers.length === 0 ? all : Effect.raceAllFirst([all, ...watchers]))
+    // The interrupt stops the whole group in one go (per the stop policy), no watcher per branch. If
+    // the fiber running the group is itself stopped (an enclosing handler), the group still ends
+    // with exactly one final status.
+    const exit = yield* state.runStoppable(watchers.length === 0 ? all : Effect.raceAllFirst([all, ...watchers])).pipe(
+      Effect.onInterrupt(() =>
+        settled
+          ? Effect.void
+          : Effect.flatMap(state.interruptSignal, (signal) =>
+            publishGroup(
+              "cancelled",
+              Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled"
+            ))
+      )
+    )
 
     const interruptedSignal = yield* state.interruptSignal
     const stop: Stop = Exit.isSuccess(exit) ? exit.value : { _tag: "interrupted" }

@@ -181,6 +181,10 @@ describe("parallel", () => {
       )
       // and the planner ends last
       assert.strictEqual(interrupted.at(-1)!.address, "planner::agent_call")
+      // the group inside the interrupted planner ends cancelled, once
+      const groups = yield* groupEvents
+      assert.deepStrictEqual(groups.map((g) => g.status), ["pending", "running", "cancelled"])
+      assert.strictEqual(groups.at(-1)!.detail, "Interrupted: timeout")
     }).pipe(withState()))
 
   it.effect("addresses in 3 parallel branches: each sees only its own path", () =>

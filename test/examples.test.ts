@@ -3,6 +3,7 @@ import { Effect, Logger } from "effect"
 import * as fs from "node:fs"
 import { program as agents } from "../examples/agents.ts"
 import { program as quickstart } from "../examples/quickstart.ts"
+import { program as resume } from "../examples/resume.ts"
 
 describe("examples", () => {
   it.live("quickstart stops at the checker's interrupt and reports it once", () =>
@@ -14,6 +15,11 @@ describe("examples", () => {
   it.live("agents: a planner, a parallel search with a retry, a streamed summary", () =>
     Effect.gen(function*() {
       assert.strictEqual(yield* agents, "Summary of 3 results.")
+    }))
+
+  it.live("resume: interrupted by a timeout, resumed without redoing finished steps", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* resume, { first: "Interrupted", second: [10, 20, 30, 40], runs: 4 })
     }))
 
   it("every code block in README.md that names an example is that example, verbatim", () => {

@@ -161,12 +161,30 @@ const runOptions = (
 // Commands
 // -----------------------------------------------------------------------------
 
-const demoRun = (flags: RunFlags & { readonly topic: string; readonly pace: number; readonly stateId: string }) =>
+// Counts what a run did, for the tour's summary line.
+const tally = () => {
+  const counts = { completed: 0, recovered: 0, stopLatency: 0 }
+  const subscriber = (event: BusEvent) =>
+    Effect.sync(() => {
+      if (event._tag !== "ExecutionEvent") return
+      if (event.status === "completed") counts.completed++
+      if (event.status === "recovered") counts.recovered++
+      if (event.status === "interrupted") counts.stopLatency = Math.max(counts.stopLatency, event.stopLatency ?? 0)
+    })
+  return { counts, subscriber }
+}
+
+const demoRun = (
+  flags: RunFlags & { readonly topic: string; readonly pace: number; readonly stateId: string },
+  watch: ReadonlyArray<(event: BusEvent) => Effect.Effect<void>> = []
+) =>
   Effect.gen(function*() {
     const prepared = yield* researchWorkflow.prepare({ topic: flags.topic, pace: flags.pace })
     const printer = yield* output(flags.json)
+    const options = runOptions(flags, printer, yield* Signals)
     const outcome = yield* Run.run(prepared.program, {
-      ...runOptions(flags, printer, yield* Signals),
+      ...options,
+      subscribers: [...(options.subscribers ?? []), ...watch],
       stateId: flags.stateId,
       workflow: research.name,
       input: prepared.input
@@ -201,13 +219,24 @@ const demo = Command.make("demo", {
       `Tour: the research workflow runs and is interrupted by a ${Duration.format(Option.getOrThrow(timeout))} timeout;` +
         " its checkpoint is saved, then it resumes without redoing finished work. (Ctrl-C stops it too.)\n"
     )
-    const first = yield* demoRun({ ...flags, stateId, timeout })
+    const started = Date.now()
+    const before = tally()
+    const first = yield* demoRun({ ...flags, stateId, timeout }, [before.subscriber])
     if (first._tag !== "Interrupted" || first.signal.reason !== "timeout" || Option.isNone(first.checkpointId)) {
       return yield* reportOutcome(first, flags.json, flags.stateDir)
     }
     yield* Console.log(`\nResuming ${stateId} from its checkpoint…\n`)
-    const resumed = yield* resumeRun(stateId, { ...flags, timeout: Option.none() })
-    return yield* reportOutcome(resumed, flags.json, flags.stateDir)
+    const after = tally()
+    const resumed = yield* resumeRun(stateId, { ...flags, timeout: Option.none() }, [after.subscriber])
+    yield* reportOutcome(resumed, flags.json, flags.stateDir)
+    if (resumed._tag === "Completed") {
+      yield* Console.log(
+        `Summary: interrupted by ${first.signal.reason} after ${before.counts.completed} completed steps, ` +
+          `stopped in ${Printer.formatMillis(before.counts.stopLatency)}; resumed with ${after.counts.recovered} ` +
+          `steps recovered (not run again) and ${after.counts.completed} run; ` +
+          `${Printer.formatMillis(Date.now() - started)} in all.`
+      )
+    }
   }).pipe(Effect.provide(storeLayer(flags.stateDir)))).pipe(
     Command.withDescription("Run the research demo workflow, printing its events live")
   )
@@ -226,7 +255,11 @@ const workflowOf = (snapshot: StateSnapshot) =>
     return yield* workflow.prepare(snapshot.metadata.input)
   })
 
-const resumeRun = (stateId: string, flags: RunFlags) =>
+const resumeRun = (
+  stateId: string,
+  flags: RunFlags,
+  watch: ReadonlyArray<(event: BusEvent) => Effect.Effect<void>> = []
+) =>
   Effect.gen(function*() {
     const store = yield* CheckpointStore
     const snapshot = yield* store.load(stateId)
@@ -235,7 +268,11 @@ const resumeRun = (stateId: string, flags: RunFlags) =>
     }
     const prepared = yield* workflowOf(snapshot.value)
     const printer = yield* output(flags.json)
-    return yield* Run.resume(stateId, prepared.program, runOptions(flags, printer, yield* Signals))
+    const options = runOptions(flags, printer, yield* Signals)
+    return yield* Run.resume(stateId, prepared.program, {
+      ...options,
+      subscribers: [...(options.subscribers ?? []), ...watch]
+    })
   })
 
 const resume = Command.make("resume", {

@@ -77,6 +77,22 @@ describe("agent-interrupt (child processes)", () => {
     assert.match(again.stderr, /^error: Execution stopped cannot be resumed: it already completed at /)
   }, 60_000)
 
+  it("demo --tour (npm run demo): interrupted by its timeout, resumed, exits 0 with a summary", async () => {
+    const dir = stateDir()
+    const result = await runCli(["demo", "--tour", ...FAST, "--state-dir", dir, "--state-id", "tour"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.include(result.lines, "Reason: timeout")
+    assert.include(result.lines, "Checkpoint: saved tour")
+    assert.include(result.lines, "Resuming tour from its checkpoint…")
+    const summary = result.lines.at(-1)!
+    const match = /^Summary: interrupted by timeout after (\d+) completed steps, stopped in [\d.]+m?s; resumed with (\d+) steps recovered \(not run again\) and (\d+) run; [\d.]+m?s in all\.$/
+      .exec(summary)
+    assert.isNotNull(match, summary)
+    assert.strictEqual(match![1], match![2]) // everything completed before the stop is recovered, not redone
+    assert.strictEqual(Number(match![1]) + Number(match![3]), 6) // plan, 3 searches, summary, planner
+    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, "tour.json"), "utf8")).status, "completed")
+  }, 30_000)
+
   it("SIGTERM interrupts with system_shutdown and drains the running handlers", async () => {
     const dir = stateDir()
     let sent = false

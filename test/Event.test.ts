@@ -8,17 +8,15 @@ import {
   eventDepth,
   ExecutionInterrupted,
   ExecutionState,
-  type ExecutionStateOptions,
   InterruptSignal,
   requestInterrupt,
   runEvent,
   StopPolicy,
   toResult
 } from "../src/index.ts"
+import { withState } from "./utils/layers.ts"
 import { executionEvents, interruptEventCount, timeline } from "./utils/bus.ts"
 
-const withState = (options: ExecutionStateOptions = {}) =>
-  Effect.provide(ExecutionState.layerWithBus({ stateId: "test", ...options }))
 
 class SearchFailed extends Schema.TaggedError<SearchFailed>()("SearchFailed", { query: Schema.String }) {
   override get message() {

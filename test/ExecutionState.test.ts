@@ -7,7 +7,6 @@ import {
   checkInterrupt,
   EventBus,
   ExecutionState,
-  type ExecutionStateOptions,
   InterruptSignal,
   interruptSignal,
   isInterrupted,
@@ -18,9 +17,8 @@ import {
   setTimeout,
   StopPolicy
 } from "../src/index.ts"
+import { withState } from "./utils/layers.ts"
 
-const withState = (options: ExecutionStateOptions = {}) =>
-  Effect.provide(ExecutionState.layerWithBus({ stateId: "test", ...options }))
 
 const interruptEvents = Effect.gen(function*() {
   const bus = yield* EventBus

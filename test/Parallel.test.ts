@@ -4,16 +4,13 @@ import { TestClock } from "effect/testing"
 import {
   Actor,
   ExecutionInterrupted,
-  ExecutionState,
-  type ExecutionStateOptions,
   parallel,
   requestInterrupt,
   runEvent
 } from "../src/index.ts"
+import { withState } from "./utils/layers.ts"
 import { executionEvents, groupEvents, interruptEventCount, timeline } from "./utils/bus.ts"
 
-const withState = (options: ExecutionStateOptions = {}) =>
-  Effect.provide(ExecutionState.layerWithBus({ stateId: "test", ...options }))
 
 const sleepy = Actor.tool("search", (ms: number) => Effect.as(Effect.sleep(ms), ms * 10), { retry: { maxAttempts: 1 } })
 

@@ -4,18 +4,15 @@ import { TestClock } from "effect/testing"
 import {
   Actor,
   ExecutionInterrupted,
-  ExecutionState,
-  type ExecutionStateOptions,
   InterruptSignal,
   requestInterrupt,
   Retry,
   runEvent,
   setInterruptChecker
 } from "../src/index.ts"
+import { withState } from "./utils/layers.ts"
 import { executionEvents, timeline } from "./utils/bus.ts"
 
-const withState = (options: ExecutionStateOptions = {}) =>
-  Effect.provide(ExecutionState.layerWithBus({ stateId: "test", ...options }))
 
 class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", { retryAfter: Schema.Number }) {
   override get message() {

@@ -4,7 +4,10 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   resolve: {
     // examples import the package by name, as users do
-    alias: { "agent-interrupt": fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
+    alias: [
+      { find: /^agent-interrupt\/(http|redis)$/, replacement: fileURLToPath(new URL("./src/$1/index.ts", import.meta.url)) },
+      { find: /^agent-interrupt$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
+    ]
   },
   test: {
     include: ["test/**/*.test.ts", "examples/**/*.test.ts"],

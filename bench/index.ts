@@ -7,7 +7,9 @@ import { printTable, type Row } from "./harness.ts"
 const suites: Record<string, () => Promise<ReadonlyArray<Row>>> = {
   core: async () => (await import("./core.ts")).run(),
   events: async () => (await import("./events.ts")).run(),
-  checkpoint: async () => (await import("./checkpoint.ts")).run()
+  checkpoint: async () => (await import("./checkpoint.ts")).run(),
+  redis: async () => (await import("./redis.ts")).run(),
+  http: async () => (await import("./http.ts")).run()
 }
 
 const args = process.argv.slice(2)

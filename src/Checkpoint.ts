@@ -10,9 +10,12 @@
  * @since 0.1.0
  */
 import { Context, Effect, FileSystem, Layer, Option, Path, type PlatformError, Schema } from "effect"
+import type { Redis } from "effect/persistence"
 import { ExecutionEvent } from "./EventBus.ts"
 import { isStateId, StateId } from "./ExecutionState.ts"
 import { InterruptSignal, IsoTimestamp } from "./Interrupt.ts"
+// the Redis store builds on this module; used lazily (in a function), so the import cycle is safe
+import * as RedisStore from "./redis/RedisStore.ts"
 
 // -----------------------------------------------------------------------------
 // Snapshot
@@ -290,6 +293,15 @@ export class CheckpointStore extends Context.Service<CheckpointStore, {
     directory: string
   ): Layer.Layer<CheckpointStore, CheckpointError, FileSystem.FileSystem | Path.Path> =>
     Layer.effect(CheckpointStore, makeFileSystem(directory))
+
+  /**
+   * Checkpoints in Redis (`{prefix}checkpoint:{stateId}`, the same JSON documents as the file store),
+   * so a run interrupted on one machine resumes on another. Needs Effect's `Redis` service, e.g.
+   * `RedisConnection.layerConfig()` from `agent-interrupt/redis`.
+   */
+  static readonly layerRedis = (
+    options?: RedisStore.RedisStoreOptions
+  ): Layer.Layer<CheckpointStore, never, Redis.Redis> => RedisStore.layerRedis(options)
 }
 
 const summarize = (snapshot: StateSnapshot): CheckpointSummary => ({

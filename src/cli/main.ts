@@ -1,6 +1,7 @@
 /**
  * The `agent-interrupt` command line: run the demo workflow, stop it with Ctrl-C, resume it, list and
- * show checkpoints.
+ * show checkpoints; on Redis (`REDIS_URL`), run it as a `worker` and `interrupt` it from any process
+ * (src/cli/redis.ts).
  *
  * Exit codes: 0 completed, 1 failed, 2 bad input (unknown id, bad flag, corrupt checkpoint),
  * 3 interrupted (checkpoint saved when possible), 130 a second Ctrl-C (left at once).
@@ -15,6 +16,8 @@ import type { ExecutionState } from "../ExecutionState.ts"
 import * as Printer from "../Printer.ts"
 import * as Run from "../Run.ts"
 import * as Workflow from "../Workflow.ts"
+import * as RedisCli from "./redis.ts"
+import { makeServe } from "./serve.ts"
 import { Signals } from "./runMain.ts"
 
 export const EXIT = { completed: 0, failed: 1, usage: 2, interrupted: 3 } as const
@@ -114,6 +117,19 @@ const interruptOnSignals = (signals: Signals["Service"]) => ({ state }: { readon
       Effect.forkScoped
     )
   })
+
+// worker, interrupt, and the Redis runs of `list` (src/cli/redis.ts)
+const redis = RedisCli.make({
+  exit: EXIT,
+  setExit,
+  command: Effect.map(Invocation, (invocation) => invocation.command),
+  signals: Effect.map(Signals, (signals) => signals),
+  onSignals: interruptOnSignals,
+  output,
+  parseDuration,
+  workflow: researchWorkflow,
+  workflows
+})
 
 const reportOutcome = (outcome: Run.Outcome<unknown, unknown>, json: boolean, dir: string) =>
   Effect.gen(function*() {
@@ -301,7 +317,9 @@ const list = Command.make("list", { json: jsonFlag, stateDir: stateDirFlag }, (f
     ])]
     const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
     for (const row of table) yield* Console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
-  }).pipe(Effect.provide(storeLayer(flags.stateDir)))).pipe(Command.withDescription("List the saved checkpoints"))
+  }).pipe(Effect.provide(storeLayer(flags.stateDir)), Effect.andThen(redis.listRedisRuns(flags.json)))).pipe(
+    Command.withDescription("List the saved checkpoints (and the runs in Redis when REDIS_URL is set)")
+  )
 
 const show = Command.make("show", { stateId: stateIdArgument, json: jsonFlag, stateDir: stateDirFlag }, (flags) =>
   Effect.gen(function*() {
@@ -342,7 +360,7 @@ const show = Command.make("show", { stateId: stateIdArgument, json: jsonFlag, st
 
 export const root = Command.make("agent-interrupt").pipe(
   Command.withDescription("Run agent workflows that can be stopped at any moment without losing work"),
-  Command.withSubcommands([demo, resume, list, show])
+  Command.withSubcommands([demo, resume, list, show, redis.worker, redis.interrupt, makeServe({ workflows })])
 )
 
 // -----------------------------------------------------------------------------

@@ -1,0 +1,258 @@
+/**
+ * The control API as an `HttpApi` definition: every route, its Schemas, its errors and their HTTP
+ * statuses. Servers build on it (`Server.ts`), clients derive from it (`HttpApiClient.make(Api)`),
+ * and `GET /api/openapi.json` is generated from it.
+ *
+ * This module also holds the errors the server answers with outside any endpoint (unknown route,
+ * wrong method, body too large, internal error), so that every error body is one JSON shape:
+ * `{ "_tag": ..., "message": ..., ...fields }`.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "effect/http-api"
+import { IsoTimestamp } from "../Interrupt.ts"
+import { Authorization } from "./Auth.ts"
+import {
+  AlreadyInterrupted,
+  ExecutionInfo,
+  ExecutionNotFound,
+  ExecutionNotRunning,
+  ExecutionStarted,
+  InterruptAccepted,
+  InterruptRequest,
+  NotResumable,
+  ShuttingDown,
+  StartExecution,
+  WorkflowSummary
+} from "./Executions.ts"
+
+// -----------------------------------------------------------------------------
+// Errors
+// -----------------------------------------------------------------------------
+
+/**
+ * One problem with a request: where (`["payload", "input", "pace"]`) and what.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Issue = Schema.Struct({
+  path: Schema.Array(Schema.Union([Schema.String, Schema.Number])),
+  message: Schema.String
+})
+
+/**
+ * A malformed or invalid request: bad JSON, a missing or wrong field, an unknown workflow, an input
+ * the workflow's Schema rejects. `message` is the Schema's message, naming the field.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("agent-interrupt/http/InvalidRequest")(
+  "InvalidRequest",
+  { message: Schema.String, issues: Schema.Array(Issue) },
+  { httpApiStatus: 400 }
+) {}
+
+/**
+ * Too many interrupts from this client; `retryAfterMs` says when to try again.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>("agent-interrupt/http/RateLimited")(
+  "RateLimited",
+  { message: Schema.String, limit: Schema.Int, retryAfterMs: Schema.Int },
+  { httpApiStatus: 429 }
+) {}
+
+/**
+ * No route at that path.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RouteNotFound extends Schema.TaggedError<RouteNotFound>("agent-interrupt/http/RouteNotFound")(
+  "RouteNotFound",
+  { message: Schema.String },
+  { httpApiStatus: 404 }
+) {}
+
+/**
+ * The path exists, not with that method; `allow` lists the methods it has.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>(
+  "agent-interrupt/http/MethodNotAllowed"
+)("MethodNotAllowed", { message: Schema.String, allow: Schema.Array(Schema.String) }, { httpApiStatus: 405 }) {}
+
+/**
+ * The request body is larger than the server accepts.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>("agent-interrupt/http/PayloadTooLarge")(
+  "PayloadTooLarge",
+  { message: Schema.String, limitBytes: Schema.Int },
+  { httpApiStatus: 413 }
+) {}
+
+/**
+ * Any other failure the client caused (unsupported media type, ...) or the server did (500); never a
+ * stack trace: details go to the server's log.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class HttpError extends Schema.TaggedError<HttpError>("agent-interrupt/http/HttpError")(
+  "HttpError",
+  { status: Schema.Int, message: Schema.String }
+) {}
+
+/**
+ * Request decoding failures (params, query, headers, payload) as `InvalidRequest`.
+ *
+ * @category middleware
+ * @since 0.1.0
+ */
+export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()("agent-interrupt/http/RequestErrors", {
+  error: InvalidRequest
+}) {}
+
+// -----------------------------------------------------------------------------
+// Endpoints
+// -----------------------------------------------------------------------------
+
+/**
+ * The names of the Server-Sent Events of `GET /api/executions/:id/events`: one per bus event type.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const SseEventName = Schema.Literals(["execution", "group", "log", "interrupted", "finished"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type SseEventName = typeof SseEventName.Type
+
+/**
+ * One Server-Sent Event: `id` is the event's sequence number, `data` the bus event as JSON
+ * (`BusEventJson`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const SseEvent = Schema.Struct({ id: Schema.String, event: SseEventName, data: Schema.String })
+
+const executionId = { id: Schema.String }
+
+/**
+ * The authenticated routes under `/api`.
+ *
+ * @category api
+ * @since 0.1.0
+ */
+export class ExecutionsGroup extends HttpApiGroup.make("executions")
+  .add(
+    HttpApiEndpoint.get("workflows", "/workflows", {
+      success: Schema.Array(WorkflowSummary)
+    }).annotate(OpenApi.Description, "The workflows this server can start"),
+    HttpApiEndpoint.post("start", "/executions", {
+      payload: StartExecution,
+      success: ExecutionStarted.pipe(HttpApiSchema.status(201)),
+      error: ShuttingDown
+    }).annotate(OpenApi.Description, "Start a workflow; the input defaults to the workflow's example"),
+    HttpApiEndpoint.get("list", "/executions", {
+      success: Schema.Array(ExecutionInfo)
+    }).annotate(OpenApi.Description, "Every execution the server remembers, newest first"),
+    HttpApiEndpoint.get("get", "/executions/:id", {
+      params: executionId,
+      success: ExecutionInfo,
+      error: ExecutionNotFound
+    }).annotate(OpenApi.Description, "One execution's status, interrupt, timestamps, progress and checkpoint"),
+    HttpApiEndpoint.post("interrupt", "/executions/:id/interrupt", {
+      params: executionId,
+      query: { wait: Schema.optionalKey(Schema.Literals(["stopped", "checkpointed"])) },
+      payload: [InterruptRequest, Schema.Null],
+      success: [InterruptAccepted.pipe(HttpApiSchema.status(202)), AlreadyInterrupted],
+      error: [ExecutionNotFound, ExecutionNotRunning, RateLimited]
+    }).annotate(
+      OpenApi.Description,
+      "Interrupt a running execution: 202 with the receipt, or 200 when it already was interrupted. " +
+        "The caller (triggeredBy) is the authenticated token's caller. ?wait=stopped|checkpointed answers " +
+        "once the run reached that stage (up to 30 s)."
+    ),
+    HttpApiEndpoint.get("events", "/executions/:id/events", {
+      params: executionId,
+      headers: { "last-event-id": Schema.optionalKey(Schema.String) },
+      query: { after: Schema.optionalKey(Schema.String) },
+      success: HttpApiSchema.StreamSse({ events: SseEvent }),
+      error: ExecutionNotFound
+    }).annotate(
+      OpenApi.Description,
+      "Server-Sent Events: the history, then live events, each with its sequence number as id; resumes after " +
+        "Last-Event-ID (or ?after=); keep-alive comments; ends after the run's `finished` event."
+    ),
+    HttpApiEndpoint.post("resume", "/executions/:id/resume", {
+      params: executionId,
+      success: ExecutionStarted.pipe(HttpApiSchema.status(202)),
+      error: [ExecutionNotFound, NotResumable, ShuttingDown]
+    }).annotate(OpenApi.Description, "Resume an interrupted execution from its checkpoint, under the same id"),
+    HttpApiEndpoint.get("openapi", "/openapi.json", {
+      success: Schema.Json
+    }).annotate(OpenApi.Description, "This document")
+  )
+  .prefix("/api")
+  .middleware(Authorization)
+{}
+
+/**
+ * The public routes: the page and the health check.
+ *
+ * @category api
+ * @since 0.1.0
+ */
+export class SystemGroup extends HttpApiGroup.make("system")
+  .add(
+    HttpApiEndpoint.get("health", "/health", {
+      success: Schema.Struct({ status: Schema.Literal("ok"), time: IsoTimestamp })
+    }).annotate(OpenApi.Description, "Liveness: 200 while the server answers"),
+    HttpApiEndpoint.get("page", "/", {
+      success: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/html" }))
+    }).annotate(OpenApi.Description, "The web page: start runs, watch them, stop and resume them")
+  )
+{}
+
+/**
+ * The whole API.
+ *
+ * @category api
+ * @since 0.1.0
+ */
+export class Api extends HttpApi.make("agent-interrupt")
+  .add(ExecutionsGroup)
+  .add(SystemGroup)
+  .middleware(RequestErrors)
+  .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error", errors: "all" })
+  .annotateMerge(OpenApi.annotations({
+    title: "agent-interrupt control API",
+    version: "0.1.0",
+    description: "Start agent workflows, watch their events, stop them at any moment, resume them from their checkpoint."
+  }))
+{}
+
+/**
+ * Every route's method and path (`/api/executions/:id`), for `405 Method Not Allowed` answers.
+ *
+ * @category api
+ * @since 0.1.0
+ */
+export const routes: ReadonlyArray<{ readonly method: string; readonly path: string }> = Object.values(Api.groups)
+  .flatMap((group) => Object.values(group.endpoints))
+  .map((endpoint) => ({ method: endpoint.method, path: endpoint.path }))

@@ -1,0 +1,106 @@
+/**
+ * The Redis key layout of distributed control: which keys and channels exist for an execution, and
+ * the prefix they share.
+ *
+ * Every key starts with a prefix (default `agent-interrupt:`), set per call with a `prefix` option or
+ * for a whole program with the {@link KeyPrefix} reference (which `RedisConnection.layer` provides).
+ *
+ * | key / channel (`{p}` prefix, `{id}` state id) | type | written by | what |
+ * |---|---|---|---|
+ * | `{p}interrupt:{id}` | string, TTL | controller | a pending interrupt request (JSON), deleted once delivered |
+ * | channel `{p}interrupt:{id}` | pub/sub | controller | the same request, pushed to the worker |
+ * | `{p}receipt:{id}` | hash, TTL | both | `requested`, `delivered`, `stopped`, `checkpointed` timestamps and details |
+ * | channel `{p}updates:{id}` | pub/sub | both | a wake-up for watchers after every stage or status change |
+ * | `{p}run:{id}` | hash | worker | registry record: status, owner, workflow, times, generation |
+ * | `{p}heartbeat:{id}` | string, TTL | worker | the owner, refreshed while the worker lives |
+ * | `{p}runs` | sorted set | worker | every run by last update (ms) |
+ * | `{p}checkpoint:{id}` | string | store | the snapshot document (JSON) |
+ * | `{p}checkpoints` | set | store | every state id with a checkpoint |
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect } from "effect"
+
+/**
+ * The prefix used when none is given.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const DEFAULT_PREFIX = "agent-interrupt:"
+
+/**
+ * The key prefix of the current program (default {@link DEFAULT_PREFIX}); a `prefix` option wins
+ * over it.
+ *
+ * @category references
+ * @since 0.1.0
+ */
+export const KeyPrefix = Context.Reference<string>("agent-interrupt/redis/KeyPrefix", {
+  defaultValue: () => DEFAULT_PREFIX
+})
+
+/**
+ * The keys and channels of one prefix.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Keys {
+  readonly prefix: string
+  /** The pending interrupt request of an execution (string with a TTL). */
+  readonly interrupt: (stateId: string) => string
+  /** The channel interrupt requests are published on (same name as the key). */
+  readonly interruptChannel: (stateId: string) => string
+  /** The delivery receipt of the current interrupt (hash with a TTL). */
+  readonly receipt: (stateId: string) => string
+  /** Wake-ups for watchers of an execution's receipt and status. */
+  readonly updatesChannel: (stateId: string) => string
+  /** The registry record of an execution (hash). */
+  readonly run: (stateId: string) => string
+  /** The heartbeat of the worker owning an execution (string with a TTL). */
+  readonly heartbeat: (stateId: string) => string
+  /** Every registered execution, scored by its last update (ms since the epoch). */
+  readonly runs: string
+  /** The checkpoint document of an execution. */
+  readonly checkpoint: (stateId: string) => string
+  /** The state ids that have a checkpoint. */
+  readonly checkpoints: string
+}
+
+/**
+ * The keys and channels under `prefix`.
+ *
+ * **Example** (Where an interrupt for `run-1` goes)
+ *
+ * ```ts
+ * import { RedisKeys } from "agent-interrupt"
+ *
+ * RedisKeys.make("agent-interrupt:").interrupt("run-1")
+ * // => "agent-interrupt:interrupt:run-1"
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (prefix: string): Keys => ({
+  prefix,
+  interrupt: (stateId) => `${prefix}interrupt:${stateId}`,
+  interruptChannel: (stateId) => `${prefix}interrupt:${stateId}`,
+  receipt: (stateId) => `${prefix}receipt:${stateId}`,
+  updatesChannel: (stateId) => `${prefix}updates:${stateId}`,
+  run: (stateId) => `${prefix}run:${stateId}`,
+  heartbeat: (stateId) => `${prefix}heartbeat:${stateId}`,
+  runs: `${prefix}runs`,
+  checkpoint: (stateId) => `${prefix}checkpoint:${stateId}`,
+  checkpoints: `${prefix}checkpoints`
+})
+
+/**
+ * The keys of the given prefix, or of the current {@link KeyPrefix}.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolve = (prefix?: string | undefined): Effect.Effect<Keys> =>
+  prefix === undefined ? Effect.map(KeyPrefix, make) : Effect.succeed(make(prefix))

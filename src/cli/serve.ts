@@ -4,20 +4,26 @@
  *
  * The bearer token comes from `AGENT_INTERRUPT_TOKEN` (its caller name from `AGENT_INTERRUPT_CALLER`,
  * default `api-client`); without one, a random token is generated and printed. Checkpoints go to the
- * state directory, as for `demo` and `resume`. The first Ctrl-C (or SIGTERM) shuts down gracefully:
+ * state directory, as for `demo` and `resume`. With `--redis`, the server joins the workers sharing
+ * the Redis at `REDIS_URL` (key prefix `AGENT_INTERRUPT_REDIS_PREFIX`): checkpoints go to Redis, the
+ * API lists and controls the runs of every worker (`RedisExecutions.layerRedis`), and every server
+ * instance shares the interrupt rate limit. The first Ctrl-C (or SIGTERM) shuts down gracefully:
  * new starts are refused, every running execution is interrupted with `system_shutdown` (drained up to
  * 10 s by default) and checkpointed, then the server closes; a second Ctrl-C exits at once (130).
  */
 import { NodeServices } from "@effect/platform-node"
 import { Config, Console, Context, Duration, Effect, Layer, Logger, Option, Queue, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
-import { HttpServer } from "effect/http"
-import { CheckpointStore } from "../Checkpoint.ts"
+import { HttpServer, type HttpServerError } from "effect/http"
+import { RateLimiter } from "effect/persistence"
+import { type CheckpointError, CheckpointStore } from "../Checkpoint.ts"
 import { research } from "../demo/Research.ts"
 import * as Auth from "../http/Auth.ts"
 import { Executions } from "../http/Executions.ts"
+import * as RedisExecutions from "../http/RedisExecutions.ts"
 import * as Server from "../http/Server.ts"
 import type { StopPolicies } from "../Interrupt.ts"
+import * as RedisConnection from "../redis/RedisConnection.ts"
 import * as Workflow from "../Workflow.ts"
 import { Signals } from "./runMain.ts"
 
@@ -39,6 +45,16 @@ export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFail
 }) {
   override get message() {
     return `Cannot listen on ${this.address}: ${this.detail} (choose another --port or --host)`
+  }
+}
+
+/** Redis could not be reached when the server started. */
+export class RedisConnectFailed extends Schema.TaggedError<RedisConnectFailed>()("RedisConnectFailed", {
+  url: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `Cannot connect to Redis at ${this.url}: ${this.detail} (start Redis, or set REDIS_URL)`
   }
 }
 
@@ -67,6 +83,13 @@ export const makeServe = (options: ServeOptions = {}) => {
       Flag.withDescription("How long finished runs stay listed (\"1 hour\", \"30 minutes\"; default 1 hour)"),
       Flag.withSchema(Schema.DurationFromString),
       Flag.withDefault(Duration.hours(1))
+    ),
+    redis: Flag.Boolean("redis").pipe(
+      Flag.withDescription(
+        "Use the Redis at REDIS_URL: list and control the runs of every worker, checkpoints in Redis, " +
+          "one interrupt rate limit for all server instances"
+      ),
+      Flag.withDefault(false)
     )
   }, (flags) =>
     Effect.scoped(Effect.gen(function*() {
@@ -77,20 +100,48 @@ export const makeServe = (options: ServeOptions = {}) => {
       const caller = yield* Config.String("AGENT_INTERRUPT_CALLER").pipe(Config.withDefault("api-client"))
       const token = Option.getOrElse(configured, Auth.generateToken)
 
-      const context = yield* Layer.build(
+      const server = (rateLimitStore?: Layer.Layer<RateLimiter.RateLimiterStore>) =>
         Server.layer({
           port: flags.port,
           host: flags.host,
-          auth: { credentials: [{ token, caller }] }
-        }).pipe(
-          Layer.provideMerge(Executions.layerLocal({
-            workflows,
-            retention: flags.retention,
-            stopPolicy: options.stopPolicy
-          })),
-          Layer.provide(storeLayer(flags.stateDir))
-        )
-      ).pipe(
+          auth: { credentials: [{ token, caller }] },
+          ...(rateLimitStore === undefined ? {} : { rateLimitStore })
+        })
+      const executionOptions = { workflows, retention: flags.retention, stopPolicy: options.stopPolicy }
+      const redis = flags.redis ? Option.some(yield* RedisConnection.config) : Option.none()
+      const served = yield* Option.match(redis, {
+        onNone: () =>
+          Effect.succeed<Layer.Layer<Executions | HttpServer.HttpServer, HttpServerError.ServeError | CheckpointError>>(
+            server().pipe(
+              Layer.provideMerge(Executions.layerLocal(executionOptions)),
+              Layer.provide(storeLayer(flags.stateDir))
+            )
+          ),
+        onSome: (connection) =>
+          Effect.gen(function*() {
+            // One connection, opened first, for the executions, the checkpoint store and the rate limiter.
+            const url = connection.url ?? RedisConnection.DEFAULT_URL
+            const connected = Layer.succeedContext(
+              yield* Layer.build(RedisConnection.layer(connection)).pipe(
+                Effect.mapError((error) =>
+                  new RedisConnectFailed({
+                    url,
+                    detail: error.cause instanceof Error ? error.cause.message : String(error.cause)
+                  })
+                )
+              )
+            )
+            const limits = RateLimiter.layerStoreRedis({ prefix: `${connection.prefix ?? ""}ratelimit:` }).pipe(
+              Layer.provide(connected)
+            )
+            return server(limits).pipe(
+              Layer.provideMerge(RedisExecutions.layerRedis(executionOptions)),
+              Layer.provide(CheckpointStore.layerRedis()),
+              Layer.provide(connected)
+            )
+          })
+      })
+      const context = yield* Layer.build(served).pipe(
         Effect.catchTag("ServeError", (error) =>
           Effect.fail(
             new ListenFailed({
@@ -112,7 +163,15 @@ export const makeServe = (options: ServeOptions = {}) => {
       } else {
         yield* Console.log("  token:    from AGENT_INTERRUPT_TOKEN")
       }
-      yield* Console.log(`  workflows: ${workflows.map((w) => w.name).join(", ")}; checkpoints in ${flags.stateDir}`)
+      yield* Console.log(
+        `  workflows: ${workflows.map((w) => w.name).join(", ")}; ${
+          Option.match(redis, {
+            onNone: () => `checkpoints in ${flags.stateDir}`,
+            onSome: (c) =>
+              `on Redis ${c.url ?? RedisConnection.DEFAULT_URL} (prefix ${c.prefix ?? ""}): runs of every worker, checkpoints in Redis`
+          })
+        }`
+      )
       yield* Console.log("Press Ctrl-C to stop (running executions are interrupted and checkpointed).")
 
       const signal = yield* Queue.take(received)

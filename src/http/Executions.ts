@@ -9,7 +9,9 @@
  * finished runs and reconnecting readers are served), forgets finished executions after a retention
  * time, and interrupts every running execution with `system_shutdown` when it closes.
  *
- * A distributed implementation (Redis) provides the same service: its receipts fill the same stages.
+ * The distributed implementation, `RedisExecutions.layerRedis`, builds on this one through internal
+ * hooks (`makeEngine`): its runs execute the same way, attached to Redis, and its receipts fill the
+ * same stages.
  *
  * @since 0.1.0
  */
@@ -29,9 +31,11 @@ import {
   PubSub,
   Ref,
   Schema,
+  Scope,
   Stream
 } from "effect"
-import { type CheckpointError, CheckpointStore } from "../Checkpoint.ts"
+import { HttpServerRespondable, HttpServerResponse } from "effect/http"
+import { type CheckpointError, CheckpointStore, type SnapshotStatus } from "../Checkpoint.ts"
 import { research } from "../demo/Research.ts"
 import { errorMessage } from "../Event.ts"
 import { type BusEvent, type ExecutionFinished, type Sequenced } from "../EventBus.ts"
@@ -49,12 +53,13 @@ const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 
 /**
  * Where an execution is: `running`, `stopping` (interrupted, still draining and checkpointing),
- * or finished: `completed`, `interrupted`, `failed`.
+ * or finished: `completed`, `interrupted`, `failed`. With Redis, `lost`: the worker running it
+ * stopped sending its heartbeat (it died); resume it from its last checkpoint.
  *
  * @category models
  * @since 0.1.0
  */
-export const RunStatus = Schema.Literals(["running", "stopping", "completed", "interrupted", "failed"])
+export const RunStatus = Schema.Literals(["running", "stopping", "completed", "interrupted", "failed", "lost"])
 
 /**
  * @category models
@@ -135,6 +140,7 @@ export const CheckpointOutcome = Schema.Literals(["saved", "not_saved", "failed"
  * - `interruptStages`: the stages that signal reached so far.
  * - `checkpointId`: set when the last run's snapshot was saved (resume with it).
  * - `watchers`: event-stream readers attached right now.
+ * - `owner`: with Redis, the worker that runs (or last ran) it.
  *
  * @category models
  * @since 0.1.0
@@ -155,7 +161,8 @@ export class ExecutionInfo extends Schema.Class<ExecutionInfo>("agent-interrupt/
   checkpoint: Schema.optionalKey(CheckpointOutcome),
   checkpointId: Schema.optionalKey(Schema.String),
   error: Schema.optionalKey(Schema.String),
-  watchers: Count
+  watchers: Count,
+  owner: Schema.optionalKey(Schema.String)
 }) {}
 
 /**
@@ -325,6 +332,63 @@ export class ShuttingDown extends Schema.TaggedError<ShuttingDown>("agent-interr
   }
 }
 
+/**
+ * The execution runs on another worker that does not publish its events, so there is no event
+ * stream to follow here (start that worker with `publishEvents: true`).
+ *
+ * **Gotchas**
+ *
+ * The `events` endpoint does not declare this error yet, so an implementation raises it as a
+ * defect; being `HttpServerRespondable`, it is still answered 409 with its JSON body.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class EventsNotPublished extends Schema.TaggedError<EventsNotPublished>(
+  "agent-interrupt/http/EventsNotPublished"
+)("EventsNotPublished", { executionId: Schema.String, owner: Schema.String, message: Schema.String }, {
+  httpApiStatus: 409
+}) {
+  constructor(props: { readonly executionId: string; readonly owner: string }) {
+    super({
+      ...props,
+      message: `Execution ${props.executionId} runs on worker ${props.owner}, which does not publish its events; ` +
+        "start that worker with publishEvents: true to follow it from here"
+    })
+  }
+
+  [HttpServerRespondable.symbol]() {
+    return Effect.succeed(HttpServerResponse.jsonUnsafe(encodeEventsNotPublished(this), { status: 409 }))
+  }
+}
+
+const encodeEventsNotPublished = (error: EventsNotPublished) => Schema.encodeSync(EventsNotPublished)(error)
+
+/**
+ * The store behind the executions (Redis) did not answer: nothing was changed, try again.
+ *
+ * **Gotchas**
+ *
+ * The API's endpoints do not declare this error yet, so an implementation raises it as a defect;
+ * being `HttpServerRespondable`, it is still answered 503 with its JSON body.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class BackendUnavailable extends Schema.TaggedError<BackendUnavailable>(
+  "agent-interrupt/http/BackendUnavailable"
+)("BackendUnavailable", { operation: Schema.String, message: Schema.String }, { httpApiStatus: 503 }) {
+  constructor(props: { readonly operation: string; readonly detail: string }) {
+    super({ operation: props.operation, message: `Cannot ${props.operation}: ${props.detail}; try again` })
+  }
+
+  [HttpServerRespondable.symbol]() {
+    return Effect.succeed(HttpServerResponse.jsonUnsafe(encodeBackendUnavailable(this), { status: 503 }))
+  }
+}
+
+const encodeBackendUnavailable = (error: BackendUnavailable) => Schema.encodeSync(BackendUnavailable)(error)
+
 // -----------------------------------------------------------------------------
 // Service
 // -----------------------------------------------------------------------------
@@ -373,7 +437,8 @@ export class Executions extends Context.Service<Executions, {
   /**
    * The execution's events with their sequence numbers: the retained history after `after`, then
    * live events; ends right after the `ExecutionFinished` of its current run. Sequence numbers keep
-   * growing across resumes, so a reader reconnects with the last one it saw.
+   * growing across resumes, so a reader reconnects with the last one it saw. (On Redis, a run of
+   * another worker that does not publish its events is refused with `EventsNotPublished`, 409.)
    */
   readonly events: (
     executionId: string,
@@ -535,7 +600,76 @@ const addStage = (entry: Entry, stage: InterruptStage, at: string) => {
  * @category constructors
  * @since 0.1.0
  */
-export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {}) {
+export const makeLocal = (
+  options: LocalOptions = {}
+): Effect.Effect<Executions["Service"], never, CheckpointStore | Scope.Scope> =>
+  Effect.map(makeEngine(options), (engine) => engine.service)
+
+/**
+ * What a run prepared by {@link EngineHooks} adds to the run's options: a checker interval, and an
+ * `onStart` that runs after the service's own (the run's events are relayed by then).
+ *
+ * @internal
+ */
+export interface PreparedRun {
+  readonly checkerInterval?: Duration.Input | undefined
+  readonly onStart?: Run.RunOptions["onStart"]
+}
+
+/**
+ * How another implementation builds on the in-process one (the Redis one attaches every run to
+ * Redis). `prepareRun` runs before each run starts (a refusal fails the start or resume), in a scope
+ * that lives as long as the run.
+ *
+ * @internal
+ */
+export interface EngineHooks {
+  readonly prepareRun?:
+    | ((run: { readonly executionId: string; readonly workflow: string }) => Effect.Effect<
+      PreparedRun,
+      NotResumable,
+      Scope.Scope
+    >)
+    | undefined
+}
+
+/**
+ * An execution this process knows: its status, and whether its current run runs here.
+ *
+ * @internal
+ */
+export interface LocalExecution {
+  readonly info: ExecutionInfo
+  readonly runningHere: boolean
+}
+
+/**
+ * The in-process service plus what another implementation needs to build on it.
+ *
+ * @internal
+ */
+export interface Engine {
+  readonly service: Executions["Service"]
+  /** The execution as this process knows it. */
+  readonly find: (executionId: string) => Option.Option<LocalExecution>
+  /** Forgets a finished execution at once (its run moved to another process). */
+  readonly forget: (executionId: string) => Effect.Effect<void>
+  /** `resume`, accepting checkpoints with the given statuses when the execution is not known here. */
+  readonly resume: (
+    executionId: string,
+    options: { readonly resumedBy: string; readonly resumable?: ReadonlyArray<SnapshotStatus> | undefined }
+  ) => Effect.Effect<string, ExecutionNotFound | NotResumable | ShuttingDown>
+}
+
+/**
+ * Builds the in-process engine (see {@link makeLocal}) with hooks.
+ *
+ * @internal
+ */
+export const makeEngine = Effect.fnUntraced(function*(
+  options: LocalOptions = {},
+  hooks: EngineHooks = {}
+): Effect.fn.Return<Engine, never, CheckpointStore | Scope.Scope> {
   const store = yield* CheckpointStore
   const registered = options.workflows ?? [Workflow.register(research)]
   const retention = Duration.fromInputUnsafe(options.retention ?? "1 hour")
@@ -547,6 +681,8 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
   const closing = yield* Ref.make(false)
   const runs = yield* FiberSet.make<void>()
   const forgetters = yield* FiberMap.make<string>()
+  // Executions being resumed right now: a second resume must not start a second run.
+  const resuming = yield* Ref.make(new Set<string>())
 
   const lookup = (executionId: string): Effect.Effect<Entry, ExecutionNotFound> =>
     Effect.suspend(() => {
@@ -631,36 +767,62 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
       yield* Deferred.succeed(entry.settled, undefined)
     })
 
-  // Runs `runWith` in the service's scope; resumes once the execution exists (or the run failed
-  // before that), so that an interrupt right after `start` finds it.
+  // A prepared run's extras, and the scope its run closes when it ends.
+  const prepare = (entry: Entry) => {
+    const prepareRun = hooks.prepareRun
+    if (prepareRun === undefined) return Effect.succeed(undefined)
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const extras = yield* prepareRun({ executionId: entry.executionId, workflow: entry.workflow }).pipe(
+        Scope.provide(scope),
+        Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+      )
+      return { scope, extras }
+    })
+  }
+
+  // Prepares the run, commits the record (`commit`: only once the run is sure to start), runs
+  // `runWith` in the service's scope, and resumes once the execution exists (or the run failed
+  // before that), so that an interrupt right after `start` finds it. Preparing and forking are not
+  // interrupted halfway: a prepared run is always owned by its fiber.
   const launch = (
     entry: Entry,
+    commit: Effect.Effect<void>,
     runWith: (options: Run.RunOptions) => Effect.Effect<Run.Outcome<unknown, unknown>, CheckpointError, CheckpointStore>
-  ) =>
-    Effect.gen(function*() {
-      const ready = entry.ready
-      const run = entry.runs
-      const runOptions: Run.RunOptions = {
-        historyLimit,
-        ...(stopPolicy === undefined ? {} : { stopPolicy }),
-        onStart: ({ bus, state }) =>
-          Effect.gen(function*() {
-            entry.state = state
-            // `subscribe` hands over everything still queued when the run's bus closes, so the log
-            // always ends with the run's ExecutionFinished.
-            yield* bus.subscribe(relay(entry, run))
-            yield* Deferred.succeed(ready, undefined)
-          })
-      }
-      const fiber = yield* runWith(runOptions).pipe(
-        Effect.provideService(CheckpointStore, store),
-        Effect.exit,
-        Effect.flatMap((exit) => settle(entry, exit)),
-        Effect.annotateLogs({ module: "agent-interrupt/http/Executions", executionId: entry.executionId }),
-        FiberSet.run(runs, { startImmediately: true })
-      )
-      yield* Effect.raceFirst(Deferred.await(ready), Fiber.await(fiber))
-    })
+  ): Effect.Effect<void, NotResumable> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const prepared = yield* prepare(entry)
+        yield* commit
+        const ready = entry.ready
+        const run = entry.runs
+        const extras: PreparedRun = prepared?.extras ?? {}
+        const runOptions: Run.RunOptions = {
+          historyLimit,
+          ...(stopPolicy === undefined ? {} : { stopPolicy }),
+          ...(extras.checkerInterval === undefined ? {} : { checkerInterval: extras.checkerInterval }),
+          onStart: (execution) =>
+            Effect.gen(function*() {
+              entry.state = execution.state
+              // `subscribe` hands over everything still queued when the run's bus closes, so the log
+              // always ends with the run's ExecutionFinished.
+              yield* execution.bus.subscribe(relay(entry, run))
+              if (extras.onStart !== undefined) yield* extras.onStart(execution)
+              yield* Deferred.succeed(ready, undefined)
+            })
+        }
+        const fiber = yield* runWith(runOptions).pipe(
+          Effect.provideService(CheckpointStore, store),
+          Effect.exit,
+          Effect.flatMap((exit) => settle(entry, exit)),
+          Effect.ensuring(prepared === undefined ? Effect.void : Scope.close(prepared.scope, Exit.void)),
+          Effect.interruptible,
+          Effect.annotateLogs({ module: "agent-interrupt/http/Executions", executionId: entry.executionId }),
+          FiberSet.run(runs, { startImmediately: true })
+        )
+        yield* restore(Effect.raceFirst(Deferred.await(ready), Fiber.await(fiber)))
+      })
+    )
 
   const makeEntry = (props: {
     readonly executionId: string
@@ -715,14 +877,20 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
         createdAt: isoOf(millis),
         runs: 1
       })
-      Ref.getUnsafe(entries).set(executionId, entry)
-      yield* launch(entry, (runOptions) =>
-        Run.run(prepared.program, {
-          ...runOptions,
-          stateId: executionId,
-          workflow: workflow.name,
-          input: prepared.input
-        }))
+      yield* launch(
+        entry,
+        Effect.sync(() => void Ref.getUnsafe(entries).set(executionId, entry)),
+        (runOptions) =>
+          Run.run(prepared.program, {
+            ...runOptions,
+            stateId: executionId,
+            workflow: workflow.name,
+            input: prepared.input
+          })
+      ).pipe(
+        // a new id is owned by no one: a refusal here is a bug
+        Effect.catchTag("NotResumable", (error) => Effect.die(error))
+      )
       return executionId
     })
 
@@ -801,8 +969,28 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
   const notResumable = (executionId: string, status: string, detail: string) =>
     new NotResumable({ executionId, status, detail })
 
-  const resume = (executionId: string, resumeOptions: { readonly resumedBy: string }) =>
+  const resume = (
+    executionId: string,
+    resumeOptions: { readonly resumedBy: string; readonly resumable?: ReadonlyArray<SnapshotStatus> | undefined }
+  ): Effect.Effect<string, ExecutionNotFound | NotResumable | ShuttingDown> =>
+    Effect.suspend(() => {
+      const pending = Ref.getUnsafe(resuming)
+      if (pending.has(executionId)) {
+        return Effect.fail(notResumable(executionId, "running", "it is being resumed right now"))
+      }
+      pending.add(executionId)
+      return resumeOnce(executionId, resumeOptions).pipe(
+        Effect.ensuring(Effect.sync(() => void pending.delete(executionId)))
+      )
+    })
+
+  const resumeOnce = (
+    executionId: string,
+    resumeOptions: { readonly resumedBy: string; readonly resumable?: ReadonlyArray<SnapshotStatus> | undefined }
+  ) =>
     Effect.gen(function*() {
+      const resumable = resumeOptions.resumable ?? ["interrupted"]
+      let known = true
       yield* failIfClosing
       let entry = Ref.getUnsafe(entries).get(executionId)
       if (entry !== undefined) {
@@ -821,7 +1009,7 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
         )
         if (Option.isNone(snapshot)) return yield* new ExecutionNotFound({ executionId })
         const snap = snapshot.value
-        if (snap.status !== "interrupted") {
+        if (!resumable.includes(snap.status)) {
           return yield* notResumable(executionId, snap.status, `its checkpoint says ${snap.status}, not interrupted`)
         }
         entry = yield* makeEntry({
@@ -834,7 +1022,7 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
           runs: 1
         })
         entry.status = "interrupted"
-        Ref.getUnsafe(entries).set(executionId, entry)
+        known = false
       }
       const current = entry
       const workflow = yield* Workflow.find(registered, current.workflow).pipe(
@@ -843,25 +1031,29 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
       const prepared = yield* workflow.prepare(current.input).pipe(
         Effect.mapError((error) => notResumable(executionId, current.status, error.message))
       )
-      // Reset the record for the new run; sequence numbers and the event log carry on.
-      yield* FiberMap.remove(forgetters, executionId)
-      const now = yield* isoNow
-      current.runs++
-      current.status = "running"
-      current.updatedAt = now
-      current.finishedAt = undefined
-      current.signal = undefined
-      current.stages = []
-      current.checkpoint = undefined
-      current.checkpointId = undefined
-      current.error = undefined
-      current.progress = emptyProgress()
-      current.ready = yield* Deferred.make<void>()
-      current.settled = yield* Deferred.make<void>()
+      // Once the run is sure to start: reset the record for the new run (sequence numbers and the
+      // event log carry on).
+      const commit = Effect.gen(function*() {
+        if (!known) Ref.getUnsafe(entries).set(executionId, current)
+        yield* FiberMap.remove(forgetters, executionId)
+        const now = yield* isoNow
+        current.runs++
+        current.status = "running"
+        current.updatedAt = now
+        current.finishedAt = undefined
+        current.signal = undefined
+        current.stages = []
+        current.checkpoint = undefined
+        current.checkpointId = undefined
+        current.error = undefined
+        current.progress = emptyProgress()
+        current.ready = yield* Deferred.make<void>()
+        current.settled = yield* Deferred.make<void>()
+      })
       yield* Effect.logDebug("Resuming execution").pipe(
         Effect.annotateLogs({ executionId, resumedBy: resumeOptions.resumedBy })
       )
-      yield* launch(current, (runOptions) => Run.resume(executionId, prepared.program, runOptions))
+      yield* launch(current, commit, (runOptions) => Run.resume(executionId, prepared.program, runOptions))
       return executionId
     })
 
@@ -887,7 +1079,20 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
 
   yield* Effect.addFinalizer(() => shutdown)
 
-  return Executions.of({
+  const find = (executionId: string): Option.Option<LocalExecution> =>
+    Option.map(Option.fromNullishOr(Ref.getUnsafe(entries).get(executionId)), (entry) => ({
+      info: toInfo(entry),
+      runningHere: !isFinished(entry.status)
+    }))
+
+  const forgetNow = (executionId: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const entry = Ref.getUnsafe(entries).get(executionId)
+      if (entry === undefined || !isFinished(entry.status) || entry.state !== undefined) return Effect.void
+      return Effect.andThen(FiberMap.remove(forgetters, executionId), forget(entry))
+    })
+
+  const service = Executions.of({
     workflows: registered.map((w) =>
       new WorkflowSummary({ name: w.name, description: w.description, example: w.example })
     ),
@@ -900,7 +1105,9 @@ export const makeLocal = Effect.fnUntraced(function*(options: LocalOptions = {})
     get: (executionId) => Effect.map(lookup(executionId), toInfo),
     interrupt,
     events,
-    resume,
+    resume: (executionId, resumeOptions) => resume(executionId, { resumedBy: resumeOptions.resumedBy }),
     shutdown
   })
+
+  return { service, find, forget: forgetNow, resume }
 })

@@ -13,6 +13,14 @@
  * saved) and the end of the run in the registry are written from the bus history: no bus subscriber
  * runs during the run, so remote control adds no work to the stop itself.
  *
+ * With `publishEvents: true`, the run's bus events also go to the Redis Stream
+ * `{prefix}events:{stateId}` (one entry per event, id `0-{sequence}` with the sequence growing
+ * across resumes while the stream lives, trimmed to about `eventsMaxLength` entries, expiring
+ * `eventsTtl` after the run ends), and the registry record says which run generation publishes
+ * (field `events`), so any process can follow the run (the control API on Redis does). It is off by
+ * default: it adds a bus subscriber and one Redis write per event to the run; a failed write is
+ * logged (once per outage) and the run goes on.
+ *
  * `runWorker(workflow, input)` and `resumeWorker(workflows, stateId)` do all of it for a registered
  * workflow.
  *
@@ -28,7 +36,7 @@ import { Redis } from "effect/persistence"
 import * as os from "node:os"
 import type { ActorContractError } from "../Actor.ts"
 import { CheckpointError, CheckpointStore } from "../Checkpoint.ts"
-import type { EventBus, ExecutionEvent, ExecutionFinished } from "../EventBus.ts"
+import { type BusEvent, BusEventJson, type EventBus, type ExecutionEvent, type ExecutionFinished } from "../EventBus.ts"
 import { type ExecutionState, isStateId } from "../ExecutionState.ts"
 import type { ExecutionInterrupted, InterruptChecker } from "../Interrupt.ts"
 import * as Run from "../Run.ts"
@@ -73,6 +81,10 @@ export class WorkerError extends Schema.TaggedError<WorkerError>("agent-interrup
  *   (default 5 seconds).
  * - `receiptTtl`: how long receipts are kept after their last stage (default 24 hours).
  * - `runTtl`: how long registry records are kept after their last update (default 7 days).
+ * - `publishEvents`: also write the run's bus events to its Redis Stream, so other processes can
+ *   follow it (default `false`).
+ * - `eventsMaxLength`: about how many events the stream keeps (default 10,000; trimmed with `~`).
+ * - `eventsTtl`: how long the stream is kept after the run ends (default 1 hour).
  *
  * @category options
  * @since 0.1.0
@@ -87,6 +99,9 @@ export interface WorkerOptions {
   readonly heartbeatTtl?: Duration.Input | undefined
   readonly receiptTtl?: Duration.Input | undefined
   readonly runTtl?: Duration.Input | undefined
+  readonly publishEvents?: boolean | undefined
+  readonly eventsMaxLength?: number | undefined
+  readonly eventsTtl?: Duration.Input | undefined
 }
 
 /**
@@ -170,6 +185,61 @@ const firstLine = (text: string) => text.split("\n")[0] ?? text
 
 const preview = (raw: string) => raw.length > 120 ? `${raw.slice(0, 120)}…` : raw
 
+/**
+ * The Redis Stream a run publishes its events to (`{prefix}events:{stateId}`). Each entry has the
+ * fields `gen` (the run generation that published it) and `event` (the bus event as JSON); its id
+ * is `0-{sequence}`.
+ *
+ * @category keys
+ * @since 0.1.0
+ */
+export const eventsKey = (k: Keys.Keys, stateId: string): string => `${k.prefix}events:${stateId}`
+
+/**
+ * The registry record's field naming the run generation that publishes its events.
+ *
+ * @category keys
+ * @since 0.1.0
+ */
+export const EVENTS_FIELD = "events"
+
+// KEYS: run record, events stream; ARGV: generation
+// The stream lives while the run runs (a TTL left by an earlier run is removed).
+const markPublishingScript = Redis.script(
+  (k: Keys.Keys, stateId: string, generation: number) => [k.run(stateId), eventsKey(k, stateId), generation],
+  {
+    numberOfKeys: 2,
+    lua: `
+redis.call('HSET', KEYS[1], '${EVENTS_FIELD}', ARGV[1])
+redis.call('PERSIST', KEYS[2])
+return 1
+`
+  }
+).withReturnType<number>()
+
+// KEYS: events stream; ARGV: max length, generation, event JSON, ttl ms
+const publishLastScript = Redis.script(
+  (k: Keys.Keys, stateId: string, maxLength: number, generation: number, json: string, ttl: number) => [
+    eventsKey(k, stateId),
+    maxLength,
+    generation,
+    json,
+    ttl
+  ],
+  {
+    numberOfKeys: 1,
+    lua: `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 'gen', ARGV[2], 'event', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return id
+`
+  }
+).withReturnType<string>()
+
+const encodeEvent = Schema.encodeEffect(BusEventJson)
+
+const millis = (input: Duration.Input) => Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(input))))
+
 // Renewing a lost subscription: quickly at first, then every 2 seconds at most.
 const resubscribeSchedule = Schedule.exponential("100 millis").pipe(
   Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(2))))
@@ -215,6 +285,9 @@ export const attach = (
     const heartbeatInterval = Duration.fromInputUnsafe(options.heartbeatInterval ?? "1 second")
     const heartbeatTtl = options.heartbeatTtl ?? "5 seconds"
     const runTtl = options.runTtl ?? "7 days"
+    const publishEvents = options.publishEvents ?? false
+    const eventsMaxLength = options.eventsMaxLength ?? 10_000
+    const eventsTtl = millis(options.eventsTtl ?? "1 hour")
     const recordOptions = { prefix: k.prefix, ttl: options.receiptTtl ?? "24 hours" }
     const registryOptions = { prefix: k.prefix, workflow: options.workflow, heartbeatTtl, runTtl }
     const annotate = Effect.annotateLogs({ module: MODULE, stateId })
@@ -227,6 +300,17 @@ export const attach = (
     const claimed = yield* Registry.claim(stateId, { ...registryOptions, owner }).pipe(
       Effect.mapError((error) => new WorkerError({ reason: error.reason }))
     )
+
+    // The run's followers learn that this generation publishes its events. Without it they are
+    // told there is nothing to follow; the run itself goes on.
+    if (publishEvents) {
+      yield* redis.eval(markPublishingScript)(k, stateId, claimed.generation).pipe(
+        Effect.catch((error) =>
+          Effect.logWarning("Could not announce the run's event stream; nobody can follow it", String(error.cause))
+        ),
+        annotate
+      )
+    }
 
     // 3. The heartbeat lives as long as the scope; a failed refresh is logged and retried next time.
     yield* Registry.beat(claimed, registryOptions).pipe(
@@ -303,6 +387,47 @@ export const attach = (
             yield* Fiber.await(recorder).pipe(Effect.timeoutOption("5 seconds"))
           })
         )
+
+        // --- events for followers (opt-in) ------------------------------------------------------------
+        // Subscribed after the recorder's finalizer, so its drain (which publishes ExecutionFinished)
+        // runs before the registry records the end: a follower that sees the run ended finds its end
+        // in the stream.
+        if (publishEvents) {
+          const failing = yield* Ref.make(false)
+          const publish = (event: BusEvent): Effect.Effect<void> =>
+            encodeEvent(event).pipe(
+              Effect.mapError((error) => error.message),
+              Effect.flatMap((json) =>
+                (event._tag === "ExecutionFinished"
+                  ? redis.eval(publishLastScript)(k, stateId, eventsMaxLength, claimed.generation, json, eventsTtl)
+                  : redis.send<string>(
+                    "XADD",
+                    eventsKey(k, stateId),
+                    "MAXLEN",
+                    "~",
+                    String(eventsMaxLength),
+                    "0-*",
+                    "gen",
+                    String(claimed.generation),
+                    "event",
+                    json
+                  )).pipe(Effect.mapError((error) => RedisUnavailable.fromRedisError("publish an event")(error).message))
+              ),
+              Effect.matchEffect({
+                // logged once per outage: a run with many events must not flood the log
+                onFailure: (message) =>
+                  Effect.flatMap(Ref.getAndSet(failing, true), (already) =>
+                    already
+                      ? Effect.void
+                      : Effect.logWarning("Could not publish the run's events to Redis; its followers miss them", message)),
+                onSuccess: () => Ref.set(failing, false)
+              }),
+              annotate,
+              // a write in flight finishes when the run's scope closes the subscription
+              Effect.uninterruptible
+            )
+          yield* bus.subscribe(publish)
+        }
 
         // --- delivery -------------------------------------------------------------------------------
         const delivered = (
@@ -412,11 +537,17 @@ const splitOptions = (options: RunWorkerOptions) => {
     prefix,
     receiptTtl,
     runTtl,
+    publishEvents,
+    eventsMaxLength,
+    eventsTtl,
     stateId: _stateId,
     workflow: _workflow,
     ...run
   } = options
   const worker: WorkerOptions = {
+    publishEvents,
+    eventsMaxLength,
+    eventsTtl,
     heartbeatInterval,
     heartbeatTtl,
     owner,

@@ -196,7 +196,11 @@ export const make = (deps: Deps) => {
       Flag.withDescription("Speed of the simulated calls: 1 = real-looking, 0.1 = ten times faster"),
       Flag.withDefault(1)
     ),
-    timeout: durationFlag("timeout", "Interrupt with reason timeout after this long (5s, 500ms, 2m)").pipe(Flag.optional)
+    timeout: durationFlag("timeout", "Interrupt with reason timeout after this long (5s, 500ms, 2m)").pipe(Flag.optional),
+    publishEvents: Flag.Boolean("publish-events").pipe(
+      Flag.withDescription("Publish the run's events to Redis, so `serve --redis` can stream them"),
+      Flag.withDefault(false)
+    )
   }, (flags) =>
     withRedis(Effect.gen(function*() {
       const { prefix, url } = yield* connection
@@ -219,6 +223,7 @@ export const make = (deps: Deps) => {
         owner,
         subscribers: [printer],
         onStart: (execution) => Effect.andThen(deps.onSignals(signals)(execution), announce),
+        publishEvents: flags.publishEvents,
         ...(Option.isSome(flags.timeout) ? { timeout: flags.timeout.value } : {})
       }
       const outcome = Option.isSome(flags.resume)

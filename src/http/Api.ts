@@ -15,6 +15,8 @@ import { IsoTimestamp } from "../Interrupt.ts"
 import { Authorization } from "./Auth.ts"
 import {
   AlreadyInterrupted,
+  BackendUnavailable,
+  EventsNotPublished,
   ExecutionInfo,
   ExecutionNotFound,
   ExecutionNotRunning,
@@ -166,22 +168,23 @@ export class ExecutionsGroup extends HttpApiGroup.make("executions")
     HttpApiEndpoint.post("start", "/executions", {
       payload: StartExecution,
       success: ExecutionStarted.pipe(HttpApiSchema.status(201)),
-      error: ShuttingDown
+      error: [ShuttingDown, BackendUnavailable]
     }).annotate(OpenApi.Description, "Start a workflow; the input defaults to the workflow's example"),
     HttpApiEndpoint.get("list", "/executions", {
-      success: Schema.Array(ExecutionInfo)
+      success: Schema.Array(ExecutionInfo),
+      error: BackendUnavailable
     }).annotate(OpenApi.Description, "Every execution the server remembers, newest first"),
     HttpApiEndpoint.get("get", "/executions/:id", {
       params: executionId,
       success: ExecutionInfo,
-      error: ExecutionNotFound
+      error: [ExecutionNotFound, BackendUnavailable]
     }).annotate(OpenApi.Description, "One execution's status, interrupt, timestamps, progress and checkpoint"),
     HttpApiEndpoint.post("interrupt", "/executions/:id/interrupt", {
       params: executionId,
       query: { wait: Schema.optionalKey(Schema.Literals(["stopped", "checkpointed"])) },
       payload: [InterruptRequest, Schema.Null],
       success: [InterruptAccepted.pipe(HttpApiSchema.status(202)), AlreadyInterrupted],
-      error: [ExecutionNotFound, ExecutionNotRunning, RateLimited]
+      error: [ExecutionNotFound, ExecutionNotRunning, RateLimited, BackendUnavailable]
     }).annotate(
       OpenApi.Description,
       "Interrupt a running execution: 202 with the receipt, or 200 when it already was interrupted. " +
@@ -193,7 +196,7 @@ export class ExecutionsGroup extends HttpApiGroup.make("executions")
       headers: { "last-event-id": Schema.optionalKey(Schema.String) },
       query: { after: Schema.optionalKey(Schema.String) },
       success: HttpApiSchema.StreamSse({ events: SseEvent }),
-      error: ExecutionNotFound
+      error: [ExecutionNotFound, EventsNotPublished, BackendUnavailable]
     }).annotate(
       OpenApi.Description,
       "Server-Sent Events: the history, then live events, each with its sequence number as id; resumes after " +
@@ -202,7 +205,7 @@ export class ExecutionsGroup extends HttpApiGroup.make("executions")
     HttpApiEndpoint.post("resume", "/executions/:id/resume", {
       params: executionId,
       success: ExecutionStarted.pipe(HttpApiSchema.status(202)),
-      error: [ExecutionNotFound, NotResumable, ShuttingDown]
+      error: [ExecutionNotFound, NotResumable, ShuttingDown, BackendUnavailable]
     }).annotate(OpenApi.Description, "Resume an interrupted execution from its checkpoint, under the same id"),
     HttpApiEndpoint.get("openapi", "/openapi.json", {
       success: Schema.Json

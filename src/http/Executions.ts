@@ -420,11 +420,14 @@ export class Executions extends Context.Service<Executions, {
   readonly start: (
     request: StartExecution,
     options: { readonly startedBy: string }
-  ) => Effect.Effect<string, Workflow.UnknownWorkflow | Workflow.InvalidWorkflowInput | ShuttingDown>
+  ) => Effect.Effect<
+    string,
+    Workflow.UnknownWorkflow | Workflow.InvalidWorkflowInput | ShuttingDown | BackendUnavailable
+  >
   /** Every execution still remembered, newest first. */
-  readonly list: Effect.Effect<ReadonlyArray<ExecutionInfo>>
+  readonly list: Effect.Effect<ReadonlyArray<ExecutionInfo>, BackendUnavailable>
   /** One execution's status. */
-  readonly get: (executionId: string) => Effect.Effect<ExecutionInfo, ExecutionNotFound>
+  readonly get: (executionId: string) => Effect.Effect<ExecutionInfo, ExecutionNotFound | BackendUnavailable>
   /**
    * Interrupts a running execution. The first interrupt wins (`InterruptAccepted`); any later one,
    * and one for an execution that ended interrupted, answers `AlreadyInterrupted` with the winning
@@ -433,7 +436,7 @@ export class Executions extends Context.Service<Executions, {
   readonly interrupt: (
     executionId: string,
     options: InterruptOptions
-  ) => Effect.Effect<InterruptReceipt, ExecutionNotFound | ExecutionNotRunning>
+  ) => Effect.Effect<InterruptReceipt, ExecutionNotFound | ExecutionNotRunning | BackendUnavailable>
   /**
    * The execution's events with their sequence numbers: the retained history after `after`, then
    * live events; ends right after the `ExecutionFinished` of its current run. Sequence numbers keep
@@ -443,12 +446,12 @@ export class Executions extends Context.Service<Executions, {
   readonly events: (
     executionId: string,
     options?: { readonly after?: number | undefined }
-  ) => Effect.Effect<Stream.Stream<Sequenced>, ExecutionNotFound>
+  ) => Effect.Effect<Stream.Stream<Sequenced>, ExecutionNotFound | EventsNotPublished | BackendUnavailable>
   /** Resumes an interrupted execution from its checkpoint, under the same id. */
   readonly resume: (
     executionId: string,
     options: { readonly resumedBy: string }
-  ) => Effect.Effect<string, ExecutionNotFound | NotResumable | ShuttingDown>
+  ) => Effect.Effect<string, ExecutionNotFound | NotResumable | ShuttingDown | BackendUnavailable>
   /**
    * Stops accepting starts and resumes, interrupts every running execution with `system_shutdown`
    * (drained per its stop policy, 10 s by default), and waits for their final checkpoints. Returns
@@ -627,7 +630,7 @@ export interface EngineHooks {
   readonly prepareRun?:
     | ((run: { readonly executionId: string; readonly workflow: string }) => Effect.Effect<
       PreparedRun,
-      NotResumable,
+      NotResumable | BackendUnavailable,
       Scope.Scope
     >)
     | undefined
@@ -658,7 +661,7 @@ export interface Engine {
   readonly resume: (
     executionId: string,
     options: { readonly resumedBy: string; readonly resumable?: ReadonlyArray<SnapshotStatus> | undefined }
-  ) => Effect.Effect<string, ExecutionNotFound | NotResumable | ShuttingDown>
+  ) => Effect.Effect<string, ExecutionNotFound | NotResumable | ShuttingDown | BackendUnavailable>
 }
 
 /**
@@ -789,7 +792,7 @@ export const makeEngine = Effect.fnUntraced(function*(
     entry: Entry,
     commit: Effect.Effect<void>,
     runWith: (options: Run.RunOptions) => Effect.Effect<Run.Outcome<unknown, unknown>, CheckpointError, CheckpointStore>
-  ): Effect.Effect<void, NotResumable> =>
+  ): Effect.Effect<void, NotResumable | BackendUnavailable> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         const prepared = yield* prepare(entry)
@@ -972,7 +975,7 @@ export const makeEngine = Effect.fnUntraced(function*(
   const resume = (
     executionId: string,
     resumeOptions: { readonly resumedBy: string; readonly resumable?: ReadonlyArray<SnapshotStatus> | undefined }
-  ): Effect.Effect<string, ExecutionNotFound | NotResumable | ShuttingDown> =>
+  ): Effect.Effect<string, ExecutionNotFound | NotResumable | ShuttingDown | BackendUnavailable> =>
     Effect.suspend(() => {
       const pending = Ref.getUnsafe(resuming)
       if (pending.has(executionId)) {

@@ -41,7 +41,7 @@ button:disabled { opacity: .45; cursor: default; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 .badge { font-size: 12px; padding: 1px 8px; border-radius: 10px; border: 1px solid currentColor; }
 .s-running { color: var(--accent); } .s-stopping { color: var(--warn); } .s-completed { color: var(--ok); }
-.s-interrupted { color: var(--danger); } .s-failed { color: var(--danger); }
+.s-interrupted { color: var(--danger); } .s-failed { color: var(--danger); } .s-lost { color: var(--warn); }
 .banner { border: 1px solid var(--danger); border-left-width: 4px; border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
 .banner strong { color: var(--danger); } .banner dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 6px 0 0; }
 .banner dt { color: var(--muted); } .banner dd { margin: 0; word-break: break-all; }
@@ -205,7 +205,7 @@ const script = `
     const running = info.status === "running";
     $("stop").hidden = !(running || info.status === "stopping"); $("stop").disabled = !running;
     if (!running) $("stop-form").hidden = true;
-    $("resume").hidden = !(info.status === "interrupted" && info.checkpointId);
+    $("resume").hidden = !((info.status === "interrupted" || info.status === "lost") && info.checkpointId);
     const banner = $("banner"); clear(banner);
     const signal = info.interrupt;
     banner.hidden = !signal;

@@ -194,11 +194,10 @@ export const makeRedis = Effect.fnUntraced(function*(
   const withRedis = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Redis.Redis>> =>
     Effect.provideService(effect, Redis.Redis, redis)
 
-  // Redis failing is not in the service's error channel (the API's endpoints do not declare it):
-  // it is answered 503 through `BackendUnavailable`, a respondable defect. `error` is a module's
+  // Redis failing is a typed `BackendUnavailable` (503) on every endpoint. `error` is a module's
   // wrapper error (its `reason` says what failed) or the reason itself.
   const unavailable = (operation: string) => (error: { readonly message: string; readonly reason?: unknown }) =>
-    Effect.die(
+    Effect.fail(
       new BackendUnavailable({
         operation,
         detail: error instanceof RedisUnavailable
@@ -229,7 +228,7 @@ export const makeRedis = Effect.fnUntraced(function*(
         checkerInterval: attached.runOptions.checkerInterval,
         onStart: attached.runOptions.onStart
       })),
-      Effect.catch((error) => {
+      Effect.catch((error): Effect.Effect<never, NotResumable | BackendUnavailable> => {
         switch (error.reason._tag) {
           case "AlreadyOwned":
             return Effect.fail(
@@ -263,7 +262,7 @@ export const makeRedis = Effect.fnUntraced(function*(
     Effect.catch((error) => unavailable("list the executions in Redis")(error))
   )
 
-  const readReceipt = (executionId: string): Effect.Effect<Option.Option<CurrentReceipt>> =>
+  const readReceipt = (executionId: string): Effect.Effect<Option.Option<CurrentReceipt>, BackendUnavailable> =>
     Effect.gen(function*() {
       const reply = yield* redis.send<unknown>("HGETALL", k.receipt(executionId)).pipe(
         Effect.catch(redisDown(`read the interrupt receipt of ${executionId}`))
@@ -294,7 +293,7 @@ export const makeRedis = Effect.fnUntraced(function*(
 
   // The record of this process while its run runs here or Redis has nothing newer; the registry's
   // otherwise (another worker runs it, or took it over since).
-  const view = (executionId: string): Effect.Effect<View, ExecutionNotFound> =>
+  const view = (executionId: string): Effect.Effect<View, ExecutionNotFound | BackendUnavailable> =>
     Effect.gen(function*() {
       if (!isStateId(executionId)) return yield* new ExecutionNotFound({ executionId })
       const found = engine.find(executionId)
@@ -358,7 +357,7 @@ export const makeRedis = Effect.fnUntraced(function*(
 
   // --- list / get ------------------------------------------------------------------------------------
 
-  const list: Effect.Effect<ReadonlyArray<ExecutionInfo>> = Effect.gen(function*() {
+  const list: Effect.Effect<ReadonlyArray<ExecutionInfo>, BackendUnavailable> = Effect.gen(function*() {
     const records = yield* readRecords
     const byId = new Map(records.map((record) => [record.stateId, record]))
     const mine = Ref.getUnsafe(generations)
@@ -376,7 +375,7 @@ export const makeRedis = Effect.fnUntraced(function*(
     ].sort(byNewest)
   })
 
-  const get = (executionId: string): Effect.Effect<ExecutionInfo, ExecutionNotFound> =>
+  const get = (executionId: string): Effect.Effect<ExecutionInfo, ExecutionNotFound | BackendUnavailable> =>
     Effect.gen(function*() {
       const found = yield* view(executionId)
       if (found._tag === "Local") return withOwner(found.local.info)
@@ -453,7 +452,7 @@ export const makeRedis = Effect.fnUntraced(function*(
   const interrupt = (
     executionId: string,
     request: InterruptOptions
-  ): Effect.Effect<InterruptReceipt, ExecutionNotFound | ExecutionNotRunning> =>
+  ): Effect.Effect<InterruptReceipt, ExecutionNotFound | ExecutionNotRunning | BackendUnavailable> =>
     Effect.gen(function*() {
       const found = yield* view(executionId)
       if (found._tag === "Local") {
@@ -553,7 +552,7 @@ export const makeRedis = Effect.fnUntraced(function*(
   const events = (
     executionId: string,
     eventOptions: { readonly after?: number | undefined } = {}
-  ): Effect.Effect<Stream.Stream<Sequenced>, ExecutionNotFound> =>
+  ): Effect.Effect<Stream.Stream<Sequenced>, ExecutionNotFound | EventsNotPublished | BackendUnavailable> =>
     Effect.gen(function*() {
       const found = yield* view(executionId)
       if (found._tag === "Local") return yield* local.events(executionId, eventOptions)
@@ -562,7 +561,7 @@ export const makeRedis = Effect.fnUntraced(function*(
         Effect.catch(redisDown(`read the event stream of ${executionId}`))
       )
       if (publishing !== String(record.generation)) {
-        return yield* Effect.die(new EventsNotPublished({ executionId, owner: record.owner }))
+        return yield* new EventsNotPublished({ executionId, owner: record.owner })
       }
       return follow(executionId, record.generation, eventOptions.after ?? 0)
     })

@@ -16,6 +16,8 @@
  * | `{p}runs` | sorted set | worker | every run by last update (ms) |
  * | `{p}checkpoint:{id}` | string | store | the snapshot document (JSON) |
  * | `{p}checkpoints` | set | store | every state id with a checkpoint |
+ * | `{p}events:{id}` | stream, TTL after the end | worker (`publishEvents`) | the run's bus events, entry ids `0-{sequence}` |
+ * | `{p}ratelimit:…` | strings | `serve --redis` | the interrupt rate limit shared by every server |
  *
  * @since 0.1.0
  */

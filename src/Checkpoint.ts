@@ -304,7 +304,13 @@ export class CheckpointStore extends Context.Service<CheckpointStore, {
   ): Layer.Layer<CheckpointStore, never, Redis.Redis> => RedisStore.layerRedis(options)
 }
 
-const summarize = (snapshot: StateSnapshot): CheckpointSummary => ({
+/**
+ * The `list` line of a snapshot.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const summarize = (snapshot: StateSnapshot): CheckpointSummary => ({
   stateId: snapshot.stateId,
   status: snapshot.status,
   updatedAt: snapshot.updatedAt,
@@ -312,7 +318,13 @@ const summarize = (snapshot: StateSnapshot): CheckpointSummary => ({
   reason: snapshot.metadata.interrupt?.reason
 })
 
-const newestFirst = (a: CheckpointSummary, b: CheckpointSummary) =>
+/**
+ * The order of `list`: newest first, then by state id.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const newestFirst = (a: CheckpointSummary, b: CheckpointSummary): number =>
   (b.updatedAt ?? "").localeCompare(a.updatedAt ?? "") || a.stateId.localeCompare(b.stateId)
 
 /**

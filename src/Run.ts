@@ -21,6 +21,7 @@ import { errorMessage } from "./Event.ts"
 import { type BusEvent, EventBus, type ExecutionEvent, type ExecutionFinished } from "./EventBus.ts"
 import { ExecutionState, type ExecutionStateOptions, type RestoredState } from "./ExecutionState.ts"
 import type { InterruptSignal } from "./Interrupt.ts"
+import * as Workflow from "./Workflow.ts"
 
 // -----------------------------------------------------------------------------
 // Models
@@ -344,6 +345,25 @@ export const resume = <A, E, R>(
   options: Omit<RunOptions, "stateId"> = {}
 ): Effect.Effect<Outcome<A, E>, CheckpointError, Exclude<R, ExecutionState | EventBus> | CheckpointStore> =>
   Effect.gen(function*() {
+    const snap = yield* loadResumable(stateId)
+    const effect = typeof program === "function" ? program(snap) : program
+    return yield* runWith(effect, {
+      ...options,
+      stateId,
+      workflow: options.workflow ?? snap.metadata.workflow,
+      input: options.input ?? snap.metadata.input
+    }, { createdAt: snap.createdAt, completed: snap.completed, storage: snap.storage })
+  })
+
+/**
+ * Loads the snapshot a resume starts from: `not_found` when there is none, `not_resumable` when the
+ * run already completed (and the store's errors for a corrupt or newer document).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const loadResumable = (stateId: string): Effect.Effect<StateSnapshot, CheckpointError, CheckpointStore> =>
+  Effect.gen(function*() {
     const store = yield* CheckpointStore
     const found = yield* store.load(stateId)
     if (Option.isNone(found)) {
@@ -358,11 +378,32 @@ export const resume = <A, E, R>(
         detail: `it already completed at ${snap.updatedAt}`
       })
     }
-    const effect = typeof program === "function" ? program(snap) : program
-    return yield* runWith(effect, {
-      ...options,
-      stateId,
-      workflow: options.workflow ?? snap.metadata.workflow,
-      input: options.input ?? snap.metadata.input
-    }, { createdAt: snap.createdAt, completed: snap.completed, storage: snap.storage })
+    return snap
+  })
+
+/**
+ * The workflow a snapshot ran, found by name among `workflows` and prepared with its recorded input.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const workflowOf = (
+  workflows: ReadonlyArray<Workflow.Registered>,
+  snapshot: StateSnapshot
+): Effect.Effect<
+  { readonly workflow: Workflow.Registered } & Effect.Success<ReturnType<Workflow.Registered["prepare"]>>,
+  CheckpointError | Workflow.UnknownWorkflow | Workflow.InvalidWorkflowInput
+> =>
+  Effect.gen(function*() {
+    const name = snapshot.metadata.workflow
+    if (name === undefined) {
+      return yield* new CheckpointError({
+        reason: "corrupt",
+        stateId: snapshot.stateId,
+        detail: "it does not say which workflow it ran"
+      })
+    }
+    const workflow = yield* Workflow.find(workflows, name)
+    const prepared = yield* workflow.prepare(snapshot.metadata.input)
+    return { workflow, ...prepared }
   })

@@ -9,7 +9,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Config, Console, Context, Duration, Effect, Layer, Option, Queue, Ref, Schema } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
-import { CheckpointError, CheckpointStore, type StateSnapshot } from "../Checkpoint.ts"
+import { CheckpointError, CheckpointStore } from "../Checkpoint.ts"
 import { research } from "../demo/Research.ts"
 import type { BusEvent } from "../EventBus.ts"
 import type { ExecutionState } from "../ExecutionState.ts"
@@ -257,32 +257,14 @@ const demo = Command.make("demo", {
     Command.withDescription("Run the research demo workflow, printing its events live")
   )
 
-const workflowOf = (snapshot: StateSnapshot) =>
-  Effect.gen(function*() {
-    const name = snapshot.metadata.workflow
-    if (name === undefined) {
-      return yield* new CheckpointError({
-        reason: "corrupt",
-        stateId: snapshot.stateId,
-        detail: "it does not say which workflow it ran"
-      })
-    }
-    const workflow = yield* Workflow.find(workflows, name)
-    return yield* workflow.prepare(snapshot.metadata.input)
-  })
-
 const resumeRun = (
   stateId: string,
   flags: RunFlags,
   watch: ReadonlyArray<(event: BusEvent) => Effect.Effect<void>> = []
 ) =>
   Effect.gen(function*() {
-    const store = yield* CheckpointStore
-    const snapshot = yield* store.load(stateId)
-    if (Option.isNone(snapshot)) {
-      return yield* new CheckpointError({ reason: "not_found", stateId, location: store.location, detail: "" })
-    }
-    const prepared = yield* workflowOf(snapshot.value)
+    const snapshot = yield* Run.loadResumable(stateId)
+    const prepared = yield* Run.workflowOf(workflows, snapshot)
     const printer = yield* output(flags.json)
     const options = runOptions(flags, printer, yield* Signals)
     return yield* Run.resume(stateId, prepared.program, {

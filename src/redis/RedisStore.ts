@@ -16,7 +16,9 @@ import {
   type CheckpointSummary,
   decodeDocument,
   encodeDocument,
-  type StateSnapshot
+  newestFirst,
+  type StateSnapshot,
+  summarize
 } from "../Checkpoint.ts"
 import { isStateId } from "../ExecutionState.ts"
 import * as Keys from "./Keys.ts"
@@ -62,17 +64,6 @@ return 1
 `
   }
 )
-
-const summarize = (snapshot: StateSnapshot): CheckpointSummary => ({
-  stateId: snapshot.stateId,
-  status: snapshot.status,
-  updatedAt: snapshot.updatedAt,
-  workflow: snapshot.metadata.workflow,
-  reason: snapshot.metadata.interrupt?.reason
-})
-
-const newestFirst = (a: CheckpointSummary, b: CheckpointSummary) =>
-  (b.updatedAt ?? "").localeCompare(a.updatedAt ?? "") || a.stateId.localeCompare(b.stateId)
 
 /**
  * Builds a Redis checkpoint store.

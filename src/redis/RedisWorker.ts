@@ -612,27 +612,9 @@ export const resumeWorker = (
   Redis.Redis | CheckpointStore
 > =>
   Effect.scoped(Effect.gen(function*() {
-    const store = yield* CheckpointStore
-    const found = yield* store.load(stateId)
-    if (Option.isNone(found)) {
-      return yield* new CheckpointError({ reason: "not_found", stateId, location: store.location, detail: "" })
-    }
-    const snapshot = found.value
-    if (snapshot.status === "completed") {
-      return yield* new CheckpointError({
-        reason: "not_resumable",
-        stateId,
-        location: store.location,
-        detail: `it already completed at ${snapshot.updatedAt}`
-      })
-    }
-    const name = snapshot.metadata.workflow
-    if (name === undefined) {
-      return yield* new CheckpointError({ reason: "corrupt", stateId, detail: "it does not say which workflow it ran" })
-    }
-    const workflow = yield* Workflow.find(workflows, name)
-    const prepared = yield* workflow.prepare(snapshot.metadata.input)
+    const snapshot = yield* Run.loadResumable(stateId)
+    const { program, workflow } = yield* Run.workflowOf(workflows, snapshot)
     const { onStart, run, worker } = splitOptions(options)
     const attached = yield* attach(stateId, { ...worker, workflow: workflow.name })
-    return yield* Run.resume(stateId, prepared.program, { ...run, ...withAttachment(attached, onStart) })
+    return yield* Run.resume(stateId, program, { ...run, ...withAttachment(attached, onStart) })
   }))

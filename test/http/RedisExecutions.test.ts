@@ -74,7 +74,6 @@ const apiOn = <E>(redis: Layer.Layer<Redis.Redis | RedisServer, E>) => Server.la
 const apiLayer = apiOn(testLayer)
 
 const ids = (messages: ReadonlyArray<SseMessage>) => messages.map((m) => Number(m.id))
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 const steps = (messages: ReadonlyArray<SseMessage>) =>
   messages.map((m) => {
     const event = dataOf(m)

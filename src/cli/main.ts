@@ -8,11 +8,14 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Config, Console, Context, Duration, Effect, Layer, Option, Queue, Ref, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { CheckpointError, CheckpointStore } from "../Checkpoint.ts"
 import { research } from "../demo/Research.ts"
 import type { BusEvent } from "../EventBus.ts"
 import type { ExecutionState } from "../ExecutionState.ts"
+import { type InterruptChecker, InterruptSignal } from "../Interrupt.ts"
 import * as Printer from "../Printer.ts"
 import * as Run from "../Run.ts"
 import * as Workflow from "../Workflow.ts"
@@ -163,13 +166,28 @@ interface RunFlags {
   readonly timeout: Option.Option<Duration.Duration>
 }
 
+// An external checker, as a remote controller would install one: `touch <state-dir>/<id>.stop` in
+// another terminal stops the run (the file is consumed, so a resume is not stopped again by it).
+const stopFileChecker = (file: string): InterruptChecker => () => {
+  if (!fs.existsSync(file)) return false
+  fs.rmSync(file, { force: true })
+  return new InterruptSignal({
+    reason: "custom",
+    message: `Stop file found: ${file}`,
+    triggeredBy: "stop-file"
+  })
+}
+
 const runOptions = (
   flags: RunFlags,
   printer: (event: BusEvent) => Effect.Effect<void>,
-  signals: Signals["Service"]
+  signals: Signals["Service"],
+  stateId: string
 ): Run.RunOptions => ({
   subscribers: [printer],
   onStart: interruptOnSignals(signals),
+  checker: stopFileChecker(path.join(flags.stateDir, `${stateId}.stop`)),
+  checkerInterval: "200 millis",
   ...(Option.isSome(flags.timeout) ? { timeout: flags.timeout.value } : {})
 })
 
@@ -197,7 +215,7 @@ const demoRun = (
   Effect.gen(function*() {
     const prepared = yield* researchWorkflow.prepare({ topic: flags.topic, pace: flags.pace })
     const printer = yield* output(flags.json)
-    const options = runOptions(flags, printer, yield* Signals)
+    const options = runOptions(flags, printer, yield* Signals, flags.stateId)
     const outcome = yield* Run.run(prepared.program, {
       ...options,
       subscribers: [...(options.subscribers ?? []), ...watch],
@@ -266,7 +284,7 @@ const resumeRun = (
     const snapshot = yield* Run.loadResumable(stateId)
     const prepared = yield* Run.workflowOf(workflows, snapshot)
     const printer = yield* output(flags.json)
-    const options = runOptions(flags, printer, yield* Signals)
+    const options = runOptions(flags, printer, yield* Signals, stateId)
     return yield* Run.resume(stateId, prepared.program, {
       ...options,
       subscribers: [...(options.subscribers ?? []), ...watch]

@@ -130,6 +130,26 @@ describe("agent-interrupt (child processes)", () => {
     assert.include(result.stderr, "SIGINT again: exiting now")
   }, 30_000)
 
+  it("an external checker: a stop file written by another process interrupts the run", async () => {
+    const dir = stateDir()
+    let written = false
+    const result = await runCli(["demo", ...FAST, "--state-dir", dir, "--state-id", "stopfile"], {
+      onLine: (line) => {
+        if (!written && line.includes("✓ planner::plan::llm_call")) {
+          written = true
+          fs.writeFileSync(path.join(dir, "stopfile.stop"), "")
+        }
+      }
+    })
+    assert.strictEqual(result.code, 3, result.stderr)
+    assert.include(result.lines, "Reason: custom")
+    assert.include(result.lines, `Message: Stop file found: ${path.join(dir, "stopfile.stop")}`)
+    assert.include(result.lines, "Triggered by: stop-file")
+    assert.isFalse(fs.existsSync(path.join(dir, "stopfile.stop"))) // consumed: a resume is not stopped by it
+    const resumed = await runCli(["resume", "stopfile", "--state-dir", dir])
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+  }, 30_000)
+
   it("--timeout interrupts with reason timeout", async () => {
     const dir = stateDir()
     const result = await runCli(["demo", ...FAST, "--timeout", "300ms", "--state-dir", dir, "--state-id", "slow"])

@@ -23,6 +23,7 @@ import { eventually, expect, keys, send, uid } from "../redis/helpers.ts"
 import {
   awaitStatus,
   bodyOf,
+  captureServeConsole,
   dataOf,
   ErrorBody,
   freshGate,
@@ -373,16 +374,7 @@ layer(apiLayer, { excludeTestServices: true, timeout: "30 seconds" })("RedisExec
     Effect.gen(function*() {
       const server = yield* RedisServer
       const signals = yield* Queue.unbounded<"SIGINT" | "SIGTERM">()
-      const lines: Array<string> = []
-      const ready = yield* Deferred.make<void>()
-      const console: Console.Console = {
-        ...globalThis.console,
-        log: (...args: ReadonlyArray<unknown>) => {
-          const line = args.map(String).join(" ")
-          lines.push(line)
-          if (line.startsWith("Press Ctrl-C")) Deferred.doneUnsafe(ready, Effect.void)
-        }
-      }
+      const { console, lines, ready } = yield* captureServeConsole
       const token = "serve-redis-token-0123456789"
       const fiber = yield* Command.runWith(
         makeServe({ workflows: testWorkflows, stopPolicy: { system_shutdown: StopPolicy.drain("100 millis") } }),

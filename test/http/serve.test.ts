@@ -15,7 +15,7 @@ import { ListenFailed, makeServe } from "../../src/cli/serve.ts"
 import { Signals } from "../../src/cli/runMain.ts"
 import { ExecutionStarted } from "../../src/http/Executions.ts"
 import { StateSnapshotJson, StopPolicy } from "../../src/index.ts"
-import { freshGate, testWorkflows } from "./utils.ts"
+import { captureServeConsole, freshGate, testWorkflows } from "./utils.ts"
 
 const TOKEN = "serve-token-0123456789abcdef"
 
@@ -27,16 +27,7 @@ describe("serve", () => {
 
       // The process signals, under the test's control.
       const signals = yield* Queue.unbounded<"SIGINT" | "SIGTERM">()
-      const lines: Array<string> = []
-      const ready = yield* Deferred.make<void>()
-      const console: Console.Console = {
-        ...globalThis.console,
-        log: (...args: ReadonlyArray<unknown>) => {
-          const line = args.map(String).join(" ")
-          lines.push(line)
-          if (line.startsWith("Press Ctrl-C")) Deferred.doneUnsafe(ready, Effect.void)
-        }
-      }
+      const { console, lines, ready } = yield* captureServeConsole
 
       const serve = makeServe({
         workflows: testWorkflows,

@@ -2,7 +2,7 @@
  * Helpers for the HTTP tests: a server on a loopback port with small test workflows (gated by
  * Deferreds the test opens), fetch helpers, and a Server-Sent Events reader.
  */
-import { Cause, Deferred, Effect, Layer, Logger, Redacted, References, Schedule, Schema } from "effect"
+import { Cause, type Console, Deferred, Effect, Layer, Logger, Redacted, References, Schedule, Schema } from "effect"
 import { HttpServer } from "effect/http"
 import {
   Actor,
@@ -110,6 +110,24 @@ export const makeLogCapture = () => {
   })
   return { lines, layer: Logger.layer([logger]) }
 }
+
+/**
+ * A Console whose `log` lines are kept, and a gate opened once `serve` says it is ready
+ * ("Press Ctrl-C …").
+ */
+export const captureServeConsole = Effect.gen(function*() {
+  const lines: Array<string> = []
+  const ready = yield* Deferred.make<void>()
+  const console: Console.Console = {
+    ...globalThis.console,
+    log: (...args: ReadonlyArray<unknown>) => {
+      const line = args.map(String).join(" ")
+      lines.push(line)
+      if (line.startsWith("Press Ctrl-C")) Deferred.doneUnsafe(ready, Effect.void)
+    }
+  }
+  return { lines, ready, console }
+})
 
 export interface TestServerOptions extends Partial<Server.ServerOptions> {
   readonly local?: Executions.LocalOptions | undefined

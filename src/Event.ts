@@ -10,6 +10,7 @@
 import { Cause, Clock, Context, Duration, Effect, Exit, type Fiber, Option, Schema } from "effect"
 import { type Actor, ActorContractError, type Condition, type HandlerContext } from "./Actor.ts"
 import { EventBus, ExecutionEvent } from "./EventBus.ts"
+import { errorMessage as internalErrorMessage } from "./internal/text.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 import { ExecutionInterrupted, type InterruptSignal, type StopPolicies } from "./Interrupt.ts"
 import * as Retry from "./Retry.ts"
@@ -85,19 +86,7 @@ export interface ExecutionResult<A> {
  * @category utils
  * @since 0.1.0
  */
-export const errorMessage = (error: unknown): string => {
-  if (typeof error === "object" && error !== null) {
-    const message = "message" in error && typeof error.message === "string" ? error.message : ""
-    if (message !== "") return message
-    if ("_tag" in error && typeof error._tag === "string") return error._tag
-  }
-  if (typeof error === "string") return error
-  try {
-    return JSON.stringify(error) ?? String(error)
-  } catch {
-    return String(error)
-  }
-}
+export const errorMessage: (error: unknown) => string = internalErrorMessage
 
 /**
  * The tag of an error: its `_tag`, else its class name, else `Error`.

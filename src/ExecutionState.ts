@@ -27,6 +27,8 @@ import {
   type Scope
 } from "effect"
 import { EventBus, type ExecutionEvent } from "./EventBus.ts"
+import { errorMessage } from "./internal/text.ts"
+import { formatSeconds, isoOf } from "./internal/time.ts"
 import {
   ExecutionInterrupted,
   type InterruptChecker,
@@ -287,25 +289,8 @@ interface Interrupted {
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   Predicate.hasProperty(u, "then") && typeof u.then === "function"
 
-const describe = (u: unknown): string => {
-  if (u instanceof Error) return u.message
-  if (typeof u === "string") return u
-  try {
-    const json = JSON.stringify(u)
-    return json === undefined ? String(u) : json
-  } catch {
-    return String(u)
-  }
-}
-
 const decodeSignal = Schema.decodeUnknownOption(InterruptSignal)
 
-const formatSeconds = (duration: Duration.Duration): string => {
-  const seconds = Duration.toSeconds(duration)
-  return Number.isInteger(seconds) ? String(seconds) : String(Number(seconds.toFixed(3)))
-}
-
-const isoFromMillis = (millis: number): string => new Date(millis).toISOString()
 
 /**
  * Builds an execution's interrupt state. Its timeout, stop and generator fibers live in the scope.
@@ -460,7 +445,7 @@ export const make = Effect.fnUntraced(function*(
         interruptWith(
           new InterruptSignal({
             reason: request.reason ?? "user_cancelled",
-            triggeredAt: isoFromMillis(now),
+            triggeredAt: isoOf(now),
             saveCheckpoint: request.saveCheckpoint ?? true,
             ...(request.message === undefined ? {} : { message: request.message }),
             ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
@@ -471,7 +456,7 @@ export const make = Effect.fnUntraced(function*(
   // --- the checker -----------------------------------------------------------
 
   const checkerError = (kind: InterruptCheckerError["kind"], cause: unknown) =>
-    new InterruptCheckerError({ kind, detail: describe(cause), cause })
+    new InterruptCheckerError({ kind, detail: errorMessage(cause), cause })
 
   // What the checker answered, once it has answered: carry on, interrupt, or handle a bad value.
   const settle = (answer: unknown): Effect.Effect<void, ExecutionInterrupted> => {
@@ -480,13 +465,13 @@ export const make = Effect.fnUntraced(function*(
     // Someone else interrupted while the checker ran: their signal wins.
     if (already !== undefined) return already.failure
     if (answer === true) {
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => interruptAndFail(externalCheckerSignal(isoFromMillis(now))))
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => interruptAndFail(externalCheckerSignal(isoOf(now))))
     }
     if (answer instanceof InterruptSignal) return interruptAndFail(answer)
     const decoded = decodeSignal(answer)
     return Option.isSome(decoded)
       ? interruptAndFail(decoded.value)
-      : onCheckerFailure(new InterruptCheckerError({ kind: "bad_value", detail: describe(answer) }))
+      : onCheckerFailure(new InterruptCheckerError({ kind: "bad_value", detail: errorMessage(answer) }))
   }
 
   const interruptAndFail = (signal: InterruptSignal): Effect.Effect<never, ExecutionInterrupted> =>
@@ -526,7 +511,7 @@ export const make = Effect.fnUntraced(function*(
         stateId,
         level: "warning",
         message: error.message,
-        timestamp: isoFromMillis(now)
+        timestamp: isoOf(now)
       })
       if (onCheckerError === "interrupt") {
         return yield* interruptAndFail(
@@ -534,7 +519,7 @@ export const make = Effect.fnUntraced(function*(
             reason: "error_threshold",
             message: error.message,
             triggeredBy: "interrupt_checker",
-            triggeredAt: isoFromMillis(now)
+            triggeredAt: isoOf(now)
           })
         )
       }
@@ -581,7 +566,7 @@ export const make = Effect.fnUntraced(function*(
             reason: "timeout",
             message: text,
             triggeredBy: "timeout_monitor",
-            triggeredAt: isoFromMillis(now)
+            triggeredAt: isoOf(now)
           })
         ))
       // The timer also ends when anything else interrupts first, so it never outlives the interrupt.

@@ -8,6 +8,7 @@ import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Option } from 
 import { CurrentGroup, CurrentPath, errorMessage, type ExecutionResult } from "./Event.ts"
 import { EventBus, type GroupStatus } from "./EventBus.ts"
 import { ExecutionState } from "./ExecutionState.ts"
+import { formatSeconds } from "./internal/time.ts"
 import { ExecutionInterrupted, isExecutionInterrupted } from "./Interrupt.ts"
 
 /**
@@ -31,10 +32,6 @@ export interface ParallelOptions {
   readonly timeout?: Duration.Input | undefined
 }
 
-const formatSeconds = (duration: Duration.Duration): string => {
-  const seconds = Duration.toSeconds(duration)
-  return `${Number.isInteger(seconds) ? seconds : Number(seconds.toFixed(3))}s`
-}
 
 type Stop =
   | { readonly _tag: "done" }
@@ -174,7 +171,7 @@ export const parallel = <A, E, R>(
       : stop._tag === "fail_fast"
       ? "Cancelled after a sibling failed"
       : stop._tag === "timeout"
-      ? `Group timed out after ${formatSeconds(timeout!)}`
+      ? `Group timed out after ${formatSeconds(timeout!)}s`
       : "Cancelled"
     if (Option.isSome(interruptedSignal)) {
       yield* publishGroup("cancelled", reason)

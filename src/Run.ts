@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Effect, Exit, Layer, Option, type Schema, type Scope, Semaphore } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Option, type Schema, type Scope, Semaphore } from "effect"
 import {
   CheckpointError,
   CheckpointStore,
@@ -20,6 +20,7 @@ import {
 import { errorMessage } from "./Event.ts"
 import { type BusEvent, EventBus, type ExecutionEvent, type ExecutionFinished } from "./EventBus.ts"
 import { ExecutionState, type ExecutionStateOptions, type RestoredState } from "./ExecutionState.ts"
+import { isoNow } from "./internal/time.ts"
 import type { InterruptSignal } from "./Interrupt.ts"
 import * as Workflow from "./Workflow.ts"
 
@@ -130,7 +131,6 @@ export interface RunOptions extends Omit<ExecutionStateOptions, "restore"> {
 // Snapshots
 // -----------------------------------------------------------------------------
 
-const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 const keyOf = (event: ExecutionEvent) => `${event.address}#${event.occurrence}`
 

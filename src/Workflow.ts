@@ -8,6 +8,7 @@ import { Effect, Schema } from "effect"
 import type { ActorContractError } from "./Actor.ts"
 import type { EventBus } from "./EventBus.ts"
 import type { ExecutionState } from "./ExecutionState.ts"
+import { isoOf } from "./internal/time.ts"
 import type { ExecutionInterrupted } from "./Interrupt.ts"
 
 /**
@@ -80,6 +81,19 @@ export class UnknownWorkflow extends Schema.TaggedError<UnknownWorkflow>("agent-
  * @since 0.1.0
  */
 export const make = <I, A>(workflow: Workflow<I, A>): Workflow<I, A> => workflow
+
+/**
+ * A new state id for a run of `workflow` started at `millis`: its name, the UTC time and a random
+ * suffix, e.g. `research-20261124-101500-a1b2c3`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const newStateId = (workflow: string, millis: number): string => {
+  const slug = workflow.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+/, "").slice(0, 64) || "run"
+  const stamp = isoOf(millis).replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
+  return `${slug}-${stamp}-${globalThis.crypto.randomUUID().slice(0, 6)}`
+}
 
 /**
  * Decodes unknown input (parsed JSON) for a workflow, with the Schema's message on failure.

@@ -100,10 +100,6 @@ const output = (json: boolean) =>
     return json ? Printer.ndjson() : Printer.make({ color })
   })
 
-const newStateId = (workflow: string) => {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
-  return `${workflow}-${stamp}-${globalThis.crypto.randomUUID().slice(0, 4)}`
-}
 
 // First Ctrl-C (SIGINT) or SIGTERM: a graceful interrupt of the run. A second one exits at once.
 const interruptOnSignals = (signals: Signals["Service"]) => ({ state }: { readonly state: ExecutionState["Service"] }) =>
@@ -242,7 +238,7 @@ const demo = Command.make("demo", {
   )
 }, (flags) =>
   Effect.gen(function*() {
-    const stateId = Option.getOrElse(flags.stateId, () => newStateId(research.name))
+    const stateId = Option.getOrElse(flags.stateId, () => Workflow.newStateId(research.name, Date.now()))
     if (!flags.tour) {
       const outcome = yield* demoRun({ ...flags, stateId })
       return yield* reportOutcome(outcome, flags.json, flags.stateDir)

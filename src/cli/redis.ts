@@ -25,7 +25,7 @@ import * as RedisWorker from "../redis/RedisWorker.ts"
 import * as Registry from "../redis/Registry.ts"
 import * as RemoteInterrupt from "../redis/RemoteInterrupt.ts"
 import type * as Run from "../Run.ts"
-import type * as Workflow from "../Workflow.ts"
+import * as Workflow from "../Workflow.ts"
 import type { ExitCode, Invocation } from "./main.ts"
 import type { Signals } from "./runMain.ts"
 
@@ -207,7 +207,7 @@ export const make = (deps: Deps) => {
       const owner = Option.getOrElse(flags.owner, RedisWorker.makeOwner)
       const stateId = Option.getOrElse(
         Option.orElse(flags.resume, () => flags.stateId),
-        () => `research-${globalThis.crypto.randomUUID().slice(0, 8)}`
+        () => Workflow.newStateId(deps.workflow.name, Date.now())
       )
       const command = yield* deps.command
       const printer = yield* deps.output(flags.json)

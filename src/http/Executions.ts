@@ -44,6 +44,7 @@ import { InterruptReason, InterruptSignal, IsoTimestamp, type StopPolicies } fro
 import { makeRing, type Ring } from "../internal/ring.ts"
 import * as Run from "../Run.ts"
 import * as Workflow from "../Workflow.ts"
+import { isoNow, isoOf } from "../internal/time.ts"
 
 // -----------------------------------------------------------------------------
 // Models
@@ -539,8 +540,6 @@ interface Entry {
   watchers: number
 }
 
-const isoOf = (millis: number) => new Date(millis).toISOString()
-const isoNow = Effect.map(Clock.currentTimeMillis, isoOf)
 
 const isFinished = (status: RunStatus) => status === "completed" || status === "interrupted" || status === "failed"
 
@@ -554,12 +553,7 @@ const emptyProgress = (): MutableProgress => ({
   recovered: 0
 })
 
-// A state id from the workflow's name and the time: `research-20261124-101500-a1b2c3`.
-const newExecutionId = (workflow: string, millis: number): string => {
-  const slug = workflow.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+/, "").slice(0, 64) || "run"
-  const stamp = isoOf(millis).replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
-  return `${slug}-${stamp}-${globalThis.crypto.randomUUID().slice(0, 6)}`
-}
+
 
 const toInfo = (entry: Entry): ExecutionInfo =>
   new ExecutionInfo({
@@ -871,7 +865,7 @@ export const makeEngine = Effect.fnUntraced(function*(
       const workflow = yield* Workflow.find(registered, request.workflow)
       const prepared = yield* workflow.prepare("input" in request ? request.input : workflow.example)
       const millis = yield* Clock.currentTimeMillis
-      const executionId = newExecutionId(workflow.name, millis)
+      const executionId = Workflow.newStateId(workflow.name, millis)
       const entry = yield* makeEntry({
         executionId,
         workflow: workflow.name,

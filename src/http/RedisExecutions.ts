@@ -30,6 +30,7 @@ import * as Keys from "../redis/Keys.ts"
 import * as RedisWorker from "../redis/RedisWorker.ts"
 import * as Registry from "../redis/Registry.ts"
 import * as RemoteInterrupt from "../redis/RemoteInterrupt.ts"
+import { positiveMillis } from "../internal/time.ts"
 import {
   AlreadyInterrupted,
   BackendUnavailable,
@@ -184,7 +185,7 @@ export const makeRedis = Effect.fnUntraced(function*(
   const owner = options.owner ?? RedisWorker.makeOwner()
   const publishEvents = options.publishEvents ?? true
   const deliveryTimeout = options.deliveryTimeout ?? "1 second"
-  const followBlock = Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(options.followInterval ?? "1 second"))))
+  const followBlock = positiveMillis(options.followInterval ?? "1 second")
 
   // The generation of each execution's latest run in this process (to tell a local record from one
   // whose run has since moved to another worker), and the readers following other workers' runs.

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { ByteSize, Cause, Clock, Duration, Effect, Layer, Option, Result, Schedule, Schema, Stream } from "effect"
+import { ByteSize, Cause, Duration, Effect, Layer, Option, Result, Schedule, Schema, Stream } from "effect"
 import { Sse } from "effect/encoding"
 import {
   type HttpBody,
@@ -27,6 +27,7 @@ import { RateLimiter } from "effect/persistence"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { createServer } from "node:http"
 import { type BusEvent, BusEventJson, type Sequenced } from "../EventBus.ts"
+import { isoNow } from "../internal/time.ts"
 import {
   Api,
   HttpError,
@@ -98,7 +99,6 @@ const settingsOf = (options: ServerOptions): Settings => ({
 // Helpers
 // -----------------------------------------------------------------------------
 
-const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 const remoteOf = (request: HttpServerRequest.HttpServerRequest) => Option.getOrElse(request.remoteAddress, () => "unknown")
 

@@ -21,6 +21,7 @@ import {
   summarize
 } from "../Checkpoint.ts"
 import { isStateId } from "../ExecutionState.ts"
+import { positiveMillis } from "../internal/time.ts"
 import * as Keys from "./Keys.ts"
 
 /**
@@ -74,7 +75,7 @@ return 1
 export const make = Effect.fnUntraced(function*(options: RedisStoreOptions = {}) {
   const redis = yield* Redis.Redis
   const k = yield* Keys.resolve(options.prefix)
-  const ttl = options.ttl === undefined ? 0 : Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(options.ttl))))
+  const ttl = options.ttl === undefined ? 0 : positiveMillis(options.ttl)
   const location = `redis:${k.checkpoint("")}`
   const where = (stateId: string) => `redis:${k.checkpoint(stateId)}`
 

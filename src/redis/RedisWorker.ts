@@ -41,6 +41,7 @@ import { type ExecutionState, isStateId } from "../ExecutionState.ts"
 import type { ExecutionInterrupted, InterruptChecker } from "../Interrupt.ts"
 import * as Run from "../Run.ts"
 import * as Workflow from "../Workflow.ts"
+import { isoNow, positiveMillis } from "../internal/time.ts"
 import { AlreadyOwned, InvalidStateId, RedisUnavailable } from "./Errors.ts"
 import * as Keys from "./Keys.ts"
 import * as Registry from "./Registry.ts"
@@ -179,7 +180,6 @@ const MODULE = "agent-interrupt/redis/RedisWorker"
  */
 export const makeOwner = (): string => `${os.hostname()}:${process.pid}:${globalThis.crypto.randomUUID().slice(0, 4)}`
 
-const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 const firstLine = (text: string) => text.split("\n")[0] ?? text
 
@@ -238,7 +238,6 @@ return id
 
 const encodeEvent = Schema.encodeEffect(BusEventJson)
 
-const millis = (input: Duration.Input) => Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(input))))
 
 // Renewing a lost subscription: quickly at first, then every 2 seconds at most.
 const resubscribeSchedule = Schedule.exponential("100 millis").pipe(
@@ -287,7 +286,7 @@ export const attach = (
     const runTtl = options.runTtl ?? "7 days"
     const publishEvents = options.publishEvents ?? false
     const eventsMaxLength = options.eventsMaxLength ?? 10_000
-    const eventsTtl = millis(options.eventsTtl ?? "1 hour")
+    const eventsTtl = positiveMillis(options.eventsTtl ?? "1 hour")
     const recordOptions = { prefix: k.prefix, ttl: options.receiptTtl ?? "24 hours" }
     const registryOptions = { prefix: k.prefix, workflow: options.workflow, heartbeatTtl, runTtl }
     const annotate = Effect.annotateLogs({ module: MODULE, stateId })
@@ -582,7 +581,7 @@ export const runWorker = (
 ): Effect.Effect<Run.Outcome<unknown, WorkflowFailure>, WorkerError | Workflow.InvalidWorkflowInput, Redis.Redis> =>
   Effect.scoped(Effect.gen(function*() {
     const prepared = yield* workflow.prepare(input)
-    const stateId = options.stateId ?? `${workflow.name}-${globalThis.crypto.randomUUID().slice(0, 8)}`
+    const stateId = options.stateId ?? Workflow.newStateId(workflow.name, yield* Clock.currentTimeMillis)
     const { onStart, run, worker } = splitOptions(options)
     const attached = yield* attach(stateId, { ...worker, workflow: workflow.name })
     return yield* Run.run(prepared.program, {

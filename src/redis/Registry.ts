@@ -14,6 +14,7 @@ import { Clock, Duration, Effect, Option, Schema } from "effect"
 import { Redis } from "effect/persistence"
 import { isStateId, StateId } from "../ExecutionState.ts"
 import { InterruptReason, IsoTimestamp } from "../Interrupt.ts"
+import { isoOf, positiveMillis } from "../internal/time.ts"
 import { AlreadyOwned, InvalidStateId, RedisUnavailable } from "./Errors.ts"
 import * as Keys from "./Keys.ts"
 
@@ -270,9 +271,8 @@ const redisFailure = (operation: string) => (error: Redis.RedisError) =>
 const checkId = (stateId: string): Effect.Effect<void, RegistryError> =>
   isStateId(stateId) ? Effect.void : fail(new InvalidStateId({ stateId }))
 
-const millis = (input: Duration.Input) => Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(input))))
 
-const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => ({ ms, iso: new Date(ms).toISOString() }))
+const nowStamp = Effect.map(Clock.currentTimeMillis, (ms) => ({ ms, iso: isoOf(ms) }))
 
 /**
  * A flat `HGETALL` reply (`[field, value, field, value, ...]`) as a record.
@@ -391,7 +391,7 @@ export const claim = (stateId: string, options: ClaimOptions): Effect.Effect<Cla
     yield* checkId(stateId)
     const redis = yield* Redis.Redis
     const k = yield* Keys.resolve(options.prefix)
-    const now = yield* isoNow
+    const now = yield* nowStamp
     const reply = yield* redis.eval(claimScript)(
       k,
       stateId,
@@ -399,8 +399,8 @@ export const claim = (stateId: string, options: ClaimOptions): Effect.Effect<Cla
       options.workflow ?? "",
       now.iso,
       now.ms,
-      millis(options.heartbeatTtl ?? "5 seconds"),
-      millis(options.runTtl ?? "7 days")
+      positiveMillis(options.heartbeatTtl ?? "5 seconds"),
+      positiveMillis(options.runTtl ?? "7 days")
     ).pipe(Effect.mapError(redisFailure("claim a run")))
     if (reply[0] === "owned") return yield* fail(new AlreadyOwned({ stateId, owner: String(reply[1]) }))
     const pending = String(reply[2] ?? "")
@@ -432,9 +432,9 @@ export const beat = (
       k,
       claimed,
       options.workflow ?? "",
-      millis(options.heartbeatTtl ?? "5 seconds"),
+      positiveMillis(options.heartbeatTtl ?? "5 seconds"),
       now,
-      millis(options.runTtl ?? "7 days")
+      positiveMillis(options.runTtl ?? "7 days")
     ).pipe(Effect.mapError(redisFailure("refresh a heartbeat")))
     return reply === 1
   })
@@ -465,8 +465,8 @@ export const finish = (claimed: Claim, options: FinishOptions): Effect.Effect<bo
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
     const k = yield* Keys.resolve(options.prefix)
-    const now = yield* isoNow
-    const reply = yield* redis.eval(finishScript)(k, claimed, options, now.iso, now.ms, millis(options.runTtl ?? "7 days"))
+    const now = yield* nowStamp
+    const reply = yield* redis.eval(finishScript)(k, claimed, options, now.iso, now.ms, positiveMillis(options.runTtl ?? "7 days"))
       .pipe(Effect.mapError(redisFailure("record the end of a run")))
     return reply === 1
   })

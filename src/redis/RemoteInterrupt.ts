@@ -19,6 +19,7 @@ import { Clock, Duration, Effect, Option, Queue, Schema } from "effect"
 import { Redis } from "effect/persistence"
 import { isStateId, type RequestInterruptOptions, StateId } from "../ExecutionState.ts"
 import { InterruptSignal, IsoTimestamp } from "../Interrupt.ts"
+import { isoNow, positiveMillis } from "../internal/time.ts"
 import { InvalidSignal, InvalidStateId, RedisUnavailable } from "./Errors.ts"
 import * as Keys from "./Keys.ts"
 import { CheckpointOutcome, fromFields, fromPairs, RunStatus } from "./Registry.ts"
@@ -425,9 +426,7 @@ const fail = (reason: RemoteInterruptError["reason"]) => Effect.fail(new RemoteI
 const redisFailure = (operation: string) => (error: Redis.RedisError) =>
   new RemoteInterruptError({ reason: RedisUnavailable.fromRedisError(operation)(error) })
 
-const millis = (input: Duration.Input) => Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(input))))
 
-const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 const DEFAULT_TTL = "24 hours"
 
@@ -524,7 +523,7 @@ export const interruptRemote = (
       Effect.mapError((error) => new RemoteInterruptError({ reason: new InvalidSignal({ detail: error.message }) }))
     )
     const requestedAt = yield* isoNow
-    const reply = yield* redis.eval(requestScript)(k, stateId, json, requestId, requestedAt, millis(options.ttl ?? DEFAULT_TTL))
+    const reply = yield* redis.eval(requestScript)(k, stateId, json, requestId, requestedAt, positiveMillis(options.ttl ?? DEFAULT_TTL))
       .pipe(Effect.mapError(redisFailure("send an interrupt")))
     const [disposition, rawInEffect, requestedInEffect, status, owner, alive] = reply
     const runStatus = runStatusOf(status, alive === 1)
@@ -620,7 +619,7 @@ export const awaitStage = (
     const redis = yield* Redis.Redis
     const k = yield* Keys.resolve(options.prefix)
     const stateId = receipt.stateId
-    const checkEvery = millis(options.checkEvery ?? "250 millis")
+    const checkEvery = positiveMillis(options.checkEvery ?? "250 millis")
     const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(Duration.fromInputUnsafe(timeout))
     // Subscribe first, then read: a change made in between wakes the first wait.
     const wake = yield* redis.subscribe(k.updatesChannel(stateId))
@@ -705,7 +704,7 @@ export const recordDelivered = (
       delivery.owner,
       delivery.via,
       delivery.generation,
-      millis(options.ttl ?? DEFAULT_TTL)
+      positiveMillis(options.ttl ?? DEFAULT_TTL)
     ).pipe(Effect.mapError(redisFailure("record a delivery")))
     return reply === 1
   })
@@ -726,7 +725,7 @@ export const recordStopped = (
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
     const k = yield* Keys.resolve(options.prefix)
-    const reply = yield* redis.eval(stoppedScript)(k, stateId, at, generation, millis(options.ttl ?? DEFAULT_TTL))
+    const reply = yield* redis.eval(stoppedScript)(k, stateId, at, generation, positiveMillis(options.ttl ?? DEFAULT_TTL))
       .pipe(Effect.mapError(redisFailure("record a stop")))
     return reply === 1
   })
@@ -761,7 +760,7 @@ export const recordFinished = (
       end.interrupted,
       end.checkpoint,
       end.checkpointId ?? "",
-      millis(options.ttl ?? DEFAULT_TTL)
+      positiveMillis(options.ttl ?? DEFAULT_TTL)
     ).pipe(Effect.mapError(redisFailure("record the end of a stop")))
     return reply === 1
   })

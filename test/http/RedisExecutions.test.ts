@@ -4,12 +4,9 @@
  * this process) are listed, interrupted with their receipts, followed through their Redis event
  * streams and resumed here; `serve --redis` wires it all up.
  */
-import { NodeServices } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { ConfigProvider, Console, Deferred, Effect, Fiber, Layer, Option, Queue, Redacted, Schema } from "effect"
-import { Command } from "effect/cli"
+import { Deferred, Effect, Fiber, Layer, Option, Queue, Redacted, Schema } from "effect"
 import type { Redis } from "effect/persistence"
-import { Signals } from "../../src/cli/runMain.ts"
 import { makeServe } from "../../src/cli/serve.ts"
 import { AlreadyInterrupted, ExecutionInfo, ExecutionStarted, InterruptAccepted } from "../../src/http/Executions.ts"
 import * as RedisExecutions from "../../src/http/RedisExecutions.ts"
@@ -23,7 +20,6 @@ import { eventually, expect, keys, send, uid } from "../redis/helpers.ts"
 import {
   awaitStatus,
   bodyOf,
-  captureServeConsole,
   dataOf,
   ErrorBody,
   freshGate,
@@ -38,6 +34,7 @@ import {
   request,
   type SseMessage,
   start,
+  startServe,
   testWorkflows,
   TOKEN,
   TOKEN_BOB
@@ -373,29 +370,12 @@ layer(apiLayer, { excludeTestServices: true, timeout: "30 seconds" })("RedisExec
   it.effect("serve --redis: the server's runs are in Redis; Ctrl-C checkpoints them there", () =>
     Effect.gen(function*() {
       const server = yield* RedisServer
-      const signals = yield* Queue.unbounded<"SIGINT" | "SIGTERM">()
-      const { console, lines, ready } = yield* captureServeConsole
       const token = "serve-redis-token-0123456789"
-      const fiber = yield* Command.runWith(
-        makeServe({ workflows: testWorkflows, stopPolicy: { system_shutdown: StopPolicy.drain("100 millis") } }),
-        { version: "0.1.0" }
-      )([
-        "--port",
-        "0",
-        "--redis"
-      ]).pipe(
-        Effect.provide(NodeServices.layer),
-        Effect.provideService(Signals, { listen: Effect.succeed(signals) }),
-        Effect.provideService(Console.Console, console),
-        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
-          AGENT_INTERRUPT_TOKEN: token,
-          REDIS_URL: server.url,
-          AGENT_INTERRUPT_REDIS_PREFIX: server.prefix
-        }))),
-        Effect.forkChild({ startImmediately: true })
+      const { fiber, lines, signals, url } = yield* startServe(
+        ["--port", "0", "--redis"],
+        { AGENT_INTERRUPT_TOKEN: token, REDIS_URL: server.url, AGENT_INTERRUPT_REDIS_PREFIX: server.prefix },
+        makeServe({ workflows: testWorkflows, stopPolicy: { system_shutdown: StopPolicy.drain("100 millis") } })
       )
-      yield* Deferred.await(ready)
-      const url = lines.map((l) => /listening on (http:\/\/\S+)$/.exec(l)?.[1]).find((u) => u !== undefined) ?? ""
       assert.include(
         lines,
         `  workflows: research, gated, quick, failing; on Redis ${server.url} (prefix ${server.prefix}): runs of every worker, checkpoints in Redis`

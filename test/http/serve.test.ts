@@ -5,7 +5,7 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Console, Deferred, Effect, Fiber, Queue, Schema } from "effect"
+import { ConfigProvider, Effect, Fiber, Queue, Schema } from "effect"
 import { Command } from "effect/cli"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { type AddressInfo, createServer, type Server } from "node:net"
@@ -15,7 +15,7 @@ import { ListenFailed, makeServe } from "../../src/cli/serve.ts"
 import { Signals } from "../../src/cli/runMain.ts"
 import { ExecutionStarted } from "../../src/http/Executions.ts"
 import { StateSnapshotJson, StopPolicy } from "../../src/index.ts"
-import { captureServeConsole, freshGate, testWorkflows } from "./utils.ts"
+import { freshGate, startServe, testWorkflows } from "./utils.ts"
 
 const TOKEN = "serve-token-0123456789abcdef"
 
@@ -25,33 +25,12 @@ describe("serve", () => {
       const stateDir = mkdtempSync(join(tmpdir(), "agent-interrupt-serve-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(stateDir, { recursive: true, force: true })))
 
-      // The process signals, under the test's control.
-      const signals = yield* Queue.unbounded<"SIGINT" | "SIGTERM">()
-      const { console, lines, ready } = yield* captureServeConsole
-
-      const serve = makeServe({
-        workflows: testWorkflows,
-        stopPolicy: { system_shutdown: StopPolicy.drain("100 millis") }
-      })
-      const fiber = yield* Command.runWith(serve, { version: "0.1.0" })([
-        "--port",
-        "0",
-        "--state-dir",
-        stateDir,
-        "--retention",
-        "10 minutes"
-      ]).pipe(
-        Effect.provide(NodeServices.layer),
-        Effect.provideService(Signals, { listen: Effect.succeed(signals) }),
-        Effect.provideService(Console.Console, console),
-        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
-          AGENT_INTERRUPT_TOKEN: TOKEN,
-          AGENT_INTERRUPT_CALLER: "operator"
-        }))),
-        Effect.forkChild({ startImmediately: true })
+      // The process signals are under the test's control.
+      const { fiber, lines, signals, url } = yield* startServe(
+        ["--port", "0", "--state-dir", stateDir, "--retention", "10 minutes"],
+        { AGENT_INTERRUPT_TOKEN: TOKEN, AGENT_INTERRUPT_CALLER: "operator" },
+        makeServe({ workflows: testWorkflows, stopPolicy: { system_shutdown: StopPolicy.drain("100 millis") } })
       )
-      yield* Deferred.await(ready)
-      const url = lines.map((l) => /listening on (http:\/\/\S+)$/.exec(l)?.[1]).find((u) => u !== undefined) ?? ""
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
       assert.include(lines, "  token:    from AGENT_INTERRUPT_TOKEN")
       assert.include(lines, "  caller:   operator")
@@ -115,24 +94,7 @@ describe("serve", () => {
 
   it.live("prints a generated token when none is configured", () =>
     Effect.gen(function*() {
-      const signals = yield* Queue.unbounded<"SIGINT" | "SIGTERM">()
-      const lines: Array<string> = []
-      const listening = yield* Deferred.make<void>()
-      const console: Console.Console = {
-        ...globalThis.console,
-        log: (...args: ReadonlyArray<unknown>) => {
-          lines.push(args.map(String).join(" "))
-          if (lines.some((l) => l.startsWith("Press Ctrl-C"))) Deferred.doneUnsafe(listening, Effect.void)
-        }
-      }
-      const fiber = yield* Command.runWith(makeServe(), { version: "0.1.0" })(["--port", "0"]).pipe(
-        Effect.provide(NodeServices.layer),
-        Effect.provideService(Signals, { listen: Effect.succeed(signals) }),
-        Effect.provideService(Console.Console, console),
-        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))),
-        Effect.forkChild({ startImmediately: true })
-      )
-      yield* Deferred.await(listening)
+      const { fiber, lines, signals } = yield* startServe(["--port", "0"])
       const tokenLine = lines.find((l) => l.startsWith("  token:"))
       assert.match(tokenLine ?? "", /^ {2}token: {4}[A-Za-z0-9_-]{43}$/)
       assert.include(lines, "  caller:   api-client")

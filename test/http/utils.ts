@@ -2,7 +2,22 @@
  * Helpers for the HTTP tests: a server on a loopback port with small test workflows (gated by
  * Deferreds the test opens), fetch helpers, and a Server-Sent Events reader.
  */
-import { Cause, type Console, Deferred, Effect, Layer, Logger, Redacted, References, Schedule, Schema } from "effect"
+import { NodeServices } from "@effect/platform-node"
+import {
+  Cause,
+  ConfigProvider,
+  Console,
+  Deferred,
+  Effect,
+  Layer,
+  Logger,
+  Queue,
+  Redacted,
+  References,
+  Schedule,
+  Schema
+} from "effect"
+import { Command } from "effect/cli"
 import { HttpServer } from "effect/http"
 import {
   Actor,
@@ -14,6 +29,8 @@ import {
   StopPolicy,
   Workflow
 } from "../../src/index.ts"
+import { Signals } from "../../src/cli/runMain.ts"
+import { makeServe } from "../../src/cli/serve.ts"
 import * as Executions from "../../src/http/Executions.ts"
 import * as Server from "../../src/http/Server.ts"
 
@@ -112,22 +129,38 @@ export const makeLogCapture = () => {
 }
 
 /**
- * A Console whose `log` lines are kept, and a gate opened once `serve` says it is ready
- * ("Press Ctrl-C …").
+ * Runs the `serve` command in this process, under the test's control: its signals come from the
+ * returned queue, its Console lines are kept, its environment is `config`. Succeeds once it says it
+ * is ready ("Press Ctrl-C …"), with the URL it listens on.
  */
-export const captureServeConsole = Effect.gen(function*() {
-  const lines: Array<string> = []
-  const ready = yield* Deferred.make<void>()
-  const console: Console.Console = {
-    ...globalThis.console,
-    log: (...args: ReadonlyArray<unknown>) => {
-      const line = args.map(String).join(" ")
-      lines.push(line)
-      if (line.startsWith("Press Ctrl-C")) Deferred.doneUnsafe(ready, Effect.void)
+export const startServe = (
+  args: ReadonlyArray<string>,
+  config: Record<string, string> = {},
+  serve: ReturnType<typeof makeServe> = makeServe()
+) =>
+  Effect.gen(function*() {
+    const signals = yield* Queue.unbounded<"SIGINT" | "SIGTERM">()
+    const lines: Array<string> = []
+    const ready = yield* Deferred.make<void>()
+    const console: Console.Console = {
+      ...globalThis.console,
+      log: (...values: ReadonlyArray<unknown>) => {
+        const line = values.map(String).join(" ")
+        lines.push(line)
+        if (line.startsWith("Press Ctrl-C")) Deferred.doneUnsafe(ready, Effect.void)
+      }
     }
-  }
-  return { lines, ready, console }
-})
+    const fiber = yield* Command.runWith(serve, { version: "0.1.0" })(args).pipe(
+      Effect.provide(NodeServices.layer),
+      Effect.provideService(Signals, { listen: Effect.succeed(signals) }),
+      Effect.provideService(Console.Console, console),
+      Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(config))),
+      Effect.forkChild({ startImmediately: true })
+    )
+    yield* Deferred.await(ready)
+    const url = lines.map((l) => /listening on (http:\/\/\S+)$/.exec(l)?.[1]).find((u) => u !== undefined) ?? ""
+    return { fiber, signals, lines, url }
+  })
 
 export interface TestServerOptions extends Partial<Server.ServerOptions> {
   readonly local?: Executions.LocalOptions | undefined

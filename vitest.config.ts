@@ -5,7 +5,7 @@ export default defineConfig({
   resolve: {
     // examples import the package by name, as users do
     alias: [
-      { find: /^agent-interrupt\/(http|redis)$/, replacement: fileURLToPath(new URL("./src/$1/index.ts", import.meta.url)) },
+      { find: /^agent-interrupt\/(http|redis|demo)$/, replacement: fileURLToPath(new URL("./src/$1/index.ts", import.meta.url)) },
       { find: /^agent-interrupt$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
     ]
   },

@@ -3,7 +3,7 @@
  * group is cancelled, and what `runEvent` costs over calling the handler.
  */
 import { Context, Deferred, Effect, Exit, Fiber, FiberSet, Layer, Ref, References, Scope } from "effect"
-import { Actor, EventBus, ExecutionState, parallel, runEvent } from "../src/index.ts"
+import { Actor, EventBus, type Execution, ExecutionState, Journal, parallel, runEvent } from "../src/index.ts"
 import { interleaved, median, percentile, type Row } from "./harness.ts"
 
 const suite = "events"
@@ -11,7 +11,7 @@ const suite = "events"
 const freshExecution = Effect.gen(function*() {
   const scope = yield* Scope.make()
   // a history as large as the biggest group, so that nothing is dropped (and nothing warns)
-  const layer = ExecutionState.layer.pipe(
+  const layer = Layer.mergeAll(ExecutionState.layerWith({ stateId: "bench" }), Journal.layerMemory("bench")).pipe(
     Layer.provideMerge(EventBus.layerWith({ historyLimit: 250_000 })),
     Layer.provide(Layer.succeed(References.MinimumLogLevel, "Error"))
   )
@@ -157,7 +157,7 @@ const overhead = async (rows: Array<Row>) => {
     }))
   const ctx0 = await withSubscribers(0)
   const ctx3 = await withSubscribers(3)
-  const loop = (context: Context.Context<ExecutionState | EventBus>, direct: boolean) =>
+  const loop = (context: Context.Context<Execution>, direct: boolean) =>
     Effect.gen(function*() {
       for (let i = 0; i < N; i++) {
         if (direct) yield* handler(i)

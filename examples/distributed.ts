@@ -1,6 +1,7 @@
 import { Effect, Fiber, Layer } from "effect"
-import { CheckpointStore, Research, Workflow } from "agent-interrupt"
-import { RedisConnection, RedisWorker, RemoteInterrupt } from "agent-interrupt/redis"
+import { Workflow } from "agent-interrupt"
+import { Research } from "agent-interrupt/demo"
+import { RedisConnection, RedisStore, RedisWorker, RemoteInterrupt } from "agent-interrupt/redis"
 
 const research = Workflow.register(Research.research)
 
@@ -25,7 +26,7 @@ export const program = Effect.gen(function*() {
 })
 
 // REDIS_URL (default redis://127.0.0.1:6379); checkpoints in Redis too.
-export const layer = CheckpointStore.layerRedis().pipe(Layer.provideMerge(RedisConnection.layerConfig()))
+export const layer = RedisStore.layerRedis().pipe(Layer.provideMerge(RedisConnection.layerConfig()))
 
 // Effect.runPromise(program.pipe(Effect.provide(layer))).then(console.log)
 // => { stage: "Reached", first: "Interrupted", second: "Completed" }

@@ -13,6 +13,7 @@ import { EventBus, ExecutionEvent } from "./EventBus.ts"
 import { errorMessage as internalErrorMessage } from "./internal/text.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 import { ExecutionInterrupted, type InterruptSignal, type StopPolicies } from "./Interrupt.ts"
+import { Journal, type StepCompleted } from "./Journal.ts"
 import * as Retry from "./Retry.ts"
 
 // -----------------------------------------------------------------------------
@@ -243,9 +244,9 @@ export const runEvent = <I, A, E, R>(
   actor: Actor<I, A, E, R>,
   input: I,
   options: RunEventOptions = {}
-): Effect.Effect<A, E | ExecutionInterrupted | ActorContractError, R | ExecutionState | EventBus> =>
+): Effect.Effect<A, E | ExecutionInterrupted | ActorContractError, R | ExecutionState | EventBus | Journal> =>
   Effect.withFiber((fiber) => {
-    const context = fiber.context as Context.Context<ExecutionState | EventBus>
+    const context = fiber.context as Context.Context<ExecutionState | EventBus | Journal>
     const state = Context.get(context, ExecutionState)
     // checkpoint 1: before anything (an interrupted execution starts nothing, publishes nothing)
     return Effect.andThen(state.checkInterrupt, Effect.suspend(() => makeRun(actor, input, options, fiber, state)))
@@ -263,6 +264,7 @@ const makeRun = <I, A, E, R>(
   state: ExecutionState["Service"]
 ): Effect.Effect<A, Failure<E>, R> => {
   const bus = Context.get(fiber.context as Context.Context<EventBus>, EventBus)
+  const journal = Context.get(fiber.context as Context.Context<Journal>, Journal)
   const clock = fiber.getRef(Clock.Clock)
   const groupId = fiber.getRef(CurrentGroup)
   const path = [...fiber.getRef(CurrentPath), options.tag === undefined ? actor.name : `${actor.name}::${options.tag}`]
@@ -297,15 +299,45 @@ const makeRun = <I, A, E, R>(
     bus.publish(makeEvent(status, fields))
 
   // The final status of the event: published exactly once, even while the fiber is interrupted.
-  // Completed events (and interrupted ones with a partial output) go into the journal first, so a
-  // checkpoint written after this event has them.
+  // A completed step (with a JSON result) and the partial output of an interrupted one are journaled
+  // first — with `sync` durability, stored — so whoever sees the event can count on them.
   const finish = (status: "completed" | "failed" | "interrupted" | "recovered", fields: EventFields) =>
     Effect.uninterruptible(Effect.suspend(() => {
       if (settled) return Effect.void
       settled = true
       const event = makeEvent(status, fields)
-      const keep = status === "completed" || status === "recovered" || event.partialOutput !== undefined
-      return keep ? Effect.andThen(state.record(event), bus.publish(event)) : bus.publish(event)
+      if (status === "completed" && event.result !== undefined) {
+        const record: StepCompleted = {
+          _tag: "StepCompleted",
+          address,
+          occurrence,
+          actor: actor.name,
+          kind: actor.kind,
+          attempt,
+          idempotencyKey: `${stateId}::${address}#${occurrence}`,
+          timestamp: event.timestamp,
+          result: event.result,
+          ...(event.executionTime === undefined ? {} : { executionTime: event.executionTime }),
+          ...(event.detail === undefined ? {} : { detail: event.detail })
+        }
+        return Effect.andThen(journal.append(record), bus.publish(event))
+      }
+      if (status === "interrupted" && event.partialOutput !== undefined) {
+        return Effect.andThen(
+          journal.append({
+            _tag: "StepInterrupted",
+            address,
+            occurrence,
+            actor: actor.name,
+            kind: actor.kind,
+            attempt,
+            timestamp: event.timestamp,
+            partialOutput: event.partialOutput
+          }),
+          bus.publish(event)
+        )
+      }
+      return bus.publish(event)
     }))
 
   // How long the stop took, and what an interrupted stream had produced.
@@ -476,9 +508,8 @@ const makeRun = <I, A, E, R>(
       }))
   }
 
-  // Resuming: a call that completed in the previous run returns its stored result and is not run.
-  const replay = (event: ExecutionEvent): Effect.Effect<Option.Option<A>> => {
-    if (event.result === undefined) return Effect.succeedNone
+  // Resuming: a call that completed in an earlier attempt returns its stored result and is not run.
+  const replay = (event: StepCompleted): Effect.Effect<Option.Option<A>> => {
     const decoded: Effect.Effect<A, unknown> = actor.output === undefined
       ? Effect.succeed(event.result as A)
       : Schema.decodeUnknownEffect(actor.output)(event.result)
@@ -488,7 +519,7 @@ const makeRun = <I, A, E, R>(
           finish("recovered", {
             message: "Recovered from restored state",
             detail: event.detail ?? truncate(show(event.result)),
-            result: event.result as Schema.Json,
+            result: event.result,
             ...(event.executionTime === undefined ? {} : { executionTime: event.executionTime })
           }),
           Option.some(value)
@@ -503,12 +534,12 @@ const makeRun = <I, A, E, R>(
     )
   }
 
-  return Effect.flatMap(state.nextOccurrence(address), (n) => {
-    occurrence = n
-    return Effect.flatMap(state.restored(address, n), (restored) =>
-      Option.isNone(restored)
-        ? Effect.onExit(attemptLoop, onExit)
-        : Effect.flatMap(replay(restored.value), (value) =>
-          Option.isSome(value) ? Effect.succeed(value.value) : Effect.onExit(attemptLoop, onExit)))
+  return Effect.suspend(() => {
+    occurrence = journal.nextOccurrence(address)
+    const restored = journal.restored(address, occurrence)
+    return restored === undefined
+      ? Effect.onExit(attemptLoop, onExit)
+      : Effect.flatMap(replay(restored), (value) =>
+        Option.isSome(value) ? Effect.succeed(value.value) : Effect.onExit(attemptLoop, onExit))
   })
 }

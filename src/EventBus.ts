@@ -148,9 +148,25 @@ export const LogEvent = Schema.TaggedStruct("LogEvent", {
 export interface LogEvent extends Schema.Schema.Type<typeof LogEvent> {}
 
 /**
- * The end of a run, published by `Run.run` / `Run.resume` once the outcome is known and the final
- * checkpoint is written: `checkpoint` says whether the snapshot was saved (`checkpointId`), not saved
- * (`saveCheckpoint: false`, or no store), or failed to save.
+ * What happened to the journal of a run that ended: `saved` (everything is in the store; resume with
+ * the checkpoint id), `not_saved` (no store, or the interrupt asked for no checkpoint) or `failed`
+ * (the store was unavailable until the deadline).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const CheckpointOutcome = Schema.Literals(["saved", "not_saved", "failed"])
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export type CheckpointOutcome = typeof CheckpointOutcome.Type
+
+/**
+ * The end of a run, published by `Run.run` / `Run.resume` once the outcome is known and the journal's
+ * last record is stored: `checkpoint` says whether it was saved (`checkpointId`), not saved, or
+ * failed to save (`checkpointDetail` says why); `detail` is the error of a failed run.
  *
  * @category models
  * @since 0.1.0
@@ -160,8 +176,9 @@ export const ExecutionFinished = Schema.TaggedStruct("ExecutionFinished", {
   status: Schema.Literals(["completed", "failed", "interrupted"]),
   timestamp: IsoTimestamp,
   signal: Schema.optionalKey(InterruptSignal),
-  checkpoint: Schema.Literals(["saved", "not_saved", "failed"]),
+  checkpoint: CheckpointOutcome,
   checkpointId: Schema.optionalKey(Schema.String),
+  checkpointDetail: Schema.optionalKey(Schema.String),
   detail: Schema.optionalKey(Schema.String)
 })
 

@@ -26,7 +26,7 @@ import {
   Schema,
   type Scope
 } from "effect"
-import { EventBus, type ExecutionEvent } from "./EventBus.ts"
+import { EventBus } from "./EventBus.ts"
 import { errorMessage } from "./internal/text.ts"
 import { formatSeconds, isoOf } from "./internal/time.ts"
 import {
@@ -37,9 +37,19 @@ import {
   InterruptEvent,
   type InterruptReason,
   InterruptSignal,
+  isStateId,
   type OnCheckerError,
+  STATE_ID_RULE,
   type StopPolicies,
   StopPolicy
+} from "./Interrupt.ts"
+import { Journal, make as makeJournal } from "./Journal.ts"
+
+export {
+  /** @deprecated moved to `Interrupt.ts`; still exported here. */
+  isStateId,
+  /** @deprecated moved to `Interrupt.ts`; still exported here. */
+  StateId
 } from "./Interrupt.ts"
 
 // -----------------------------------------------------------------------------
@@ -73,32 +83,6 @@ export interface StoppableOptions {
 }
 
 /**
- * What a resumed execution starts from: the events its previous run completed (replayed instead of
- * run again) and its key/value storage.
- *
- * @category models
- * @since 0.1.0
- */
-export interface RestoredState {
-  readonly completed: ReadonlyArray<ExecutionEvent>
-  readonly storage?: Readonly<Record<string, Schema.Json>> | undefined
-}
-
-/**
- * The key/value storage of an execution (the seed's store): JSON values that go into its checkpoint
- * and come back on resume.
- *
- * @category models
- * @since 0.1.0
- */
-export interface ExecutionStorage {
-  readonly get: (key: string) => Effect.Effect<Option.Option<Schema.Json>>
-  readonly set: (key: string, value: Schema.Json) => Effect.Effect<void>
-  readonly delete: (key: string) => Effect.Effect<void>
-  readonly entries: Effect.Effect<Readonly<Record<string, Schema.Json>>>
-}
-
-/**
  * Options of {@link ExecutionState.layerWith}.
  *
  * **Details**
@@ -111,7 +95,7 @@ export interface ExecutionStorage {
  * - `onCheckerError`: `"continue"` (default) or `"interrupt"` (fail closed, reason `error_threshold`).
  * - `timeout`: start the execution's timeout at once (default: none).
  * - `stopPolicy`: stop policies per reason (default: `system_shutdown` drains 10 s, others abort).
- * - `restore`: the completed events and storage of a previous run, when resuming (default: none).
+ * - `onInterrupt`: runs once, when the interrupt wins, before it is announced (the run journals it).
  *
  * @category options
  * @since 0.1.0
@@ -124,29 +108,8 @@ export interface ExecutionStateOptions {
   readonly onCheckerError?: OnCheckerError | undefined
   readonly timeout?: Duration.Input | undefined
   readonly stopPolicy?: StopPolicies | undefined
-  readonly restore?: RestoredState | undefined
+  readonly onInterrupt?: ((signal: InterruptSignal) => Effect.Effect<void>) | undefined
 }
-
-/**
- * A valid state id: letters, digits, `.`, `_` and `-`, 1 to 128 characters, not starting with `.`.
- * Safe as a file name, a Redis key part and a URL segment.
- *
- * @category models
- * @since 0.1.0
- */
-export const StateId = Schema.String.pipe(
-  Schema.check(Schema.isPattern(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, {
-    expected: "a state id of 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"
-  }))
-)
-
-/**
- * Tells whether a string is a valid state id.
- *
- * @category guards
- * @since 0.1.0
- */
-export const isStateId: (u: unknown) => u is string = Schema.is(StateId)
 
 /**
  * The signal a checker answering `true` stands for.
@@ -165,6 +128,25 @@ export const externalCheckerSignal = (triggeredAt: string): InterruptSignal =>
 // -----------------------------------------------------------------------------
 // Service
 // -----------------------------------------------------------------------------
+
+/**
+ * Everything `runEvent` needs from its execution: the interrupt state, the bus and the journal.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type Execution = ExecutionState | EventBus | Journal
+
+// An execution with its own bus and an in-memory journal (the class is passed in: this runs while
+// the class is being defined).
+const withBus = (
+  tag: typeof ExecutionState,
+  state: Effect.Effect<ExecutionState["Service"], never, EventBus | Scope.Scope>
+): Layer.Layer<Execution> =>
+  Layer.effect(Journal, Effect.flatMap(tag, (s) => makeJournal({ stateId: s.stateId }))).pipe(
+    Layer.provideMerge(Layer.effect(tag, state)),
+    Layer.provideMerge(EventBus.layer)
+  )
 
 /**
  * The interrupt state of one execution.
@@ -232,22 +214,6 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   ) => Effect.Effect<Exit.Exit<A, E>, never, R>
   /** How many `runStoppable` fibers are running. */
   readonly runningCount: Effect.Effect<number>
-  /**
-   * The execution's journal: its completed (and recovered) events and the interrupted ones that left a
-   * partial output, in order. This is what a checkpoint keeps and a resume replays.
-   */
-  readonly journal: Effect.Effect<ReadonlyArray<ExecutionEvent>>
-  /** Adds an event to the journal. */
-  readonly record: (event: ExecutionEvent) => Effect.Effect<void>
-  /** The completed event a previous run left at `address` + `occurrence`, when resuming. */
-  readonly restored: (address: string, occurrence: number) => Effect.Effect<Option.Option<ExecutionEvent>>
-  /** The execution's key/value storage. */
-  readonly storage: ExecutionStorage
-  /**
-   * Counts a call at `key` (an event address) and returns its occurrence: 1 for the first call, 2 for
-   * the second... The same program makes the same calls, so occurrences are stable across a resume.
-   */
-  readonly nextOccurrence: (key: string) => Effect.Effect<number>
 }>()("agent-interrupt/ExecutionState") {
   /**
    * An execution with default options. Needs an `EventBus`.
@@ -264,21 +230,22 @@ export class ExecutionState extends Context.Service<ExecutionState, {
     Layer.effect(ExecutionState, make(options))
 
   /**
-   * An execution together with its own fresh `EventBus`: what a program or a test needs.
+   * An execution together with its own fresh `EventBus` and an in-memory `Journal`: what a program
+   * or a test needs (`Run.run` adds a checkpoint store).
    */
   static readonly layerWithBus = (
     options: ExecutionStateOptions = {}
-  ): Layer.Layer<ExecutionState | EventBus> =>
-    Layer.effect(ExecutionState, make(options)).pipe(Layer.provideMerge(EventBus.layer))
+  ): Layer.Layer<ExecutionState | EventBus | Journal> => withBus(ExecutionState, Effect.suspend(() => make(options)))
 
   /**
    * `layerWithBus` with the fixed state id `test`, for tests.
    */
-  static readonly layerTest: Layer.Layer<ExecutionState | EventBus> = Layer.effect(
+  static readonly layerTest: Layer.Layer<ExecutionState | EventBus | Journal> = withBus(
     ExecutionState,
     Effect.suspend(() => make({ stateId: "test" }))
-  ).pipe(Layer.provideMerge(EventBus.layer))
+  )
 }
+
 
 interface Interrupted {
   readonly signal: InterruptSignal
@@ -305,7 +272,7 @@ export const make = Effect.fnUntraced(function*(
   if (!isStateId(stateId)) {
     return yield* Effect.die(
       new Error(
-        `Invalid state id ${JSON.stringify(stateId)}: use 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'`
+        `Invalid state id ${JSON.stringify(stateId)}: ${STATE_ID_RULE}`
       )
     )
   }
@@ -425,6 +392,7 @@ export const make = Effect.fnUntraced(function*(
       }
       const won = yield* Ref.modify(current, (c) => c === undefined ? [true, record] : [false, c])
       if (!won) return false
+      if (options.onInterrupt !== undefined) yield* options.onInterrupt(signal)
       yield* bus.publish(new InterruptEvent({ signal, stateId }))
       yield* Deferred.succeed(interruptedDeferred, signal)
       yield* stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
@@ -592,33 +560,6 @@ export const make = Effect.fnUntraced(function*(
       return next
     })
 
-  // One mutable map owned by this execution (a copy per call would make n calls cost n²).
-  const occurrences = yield* Ref.make(new Map<string, number>())
-  const nextOccurrence = (key: string): Effect.Effect<number> =>
-    Effect.sync(() => {
-      const counts = Ref.getUnsafe(occurrences)
-      const n = (counts.get(key) ?? 0) + 1
-      counts.set(key, n)
-      return n
-    })
-
-  // --- journal and storage ---------------------------------------------------
-
-  const journal = yield* Ref.make<Array<ExecutionEvent>>([])
-  const restoredEvents = new Map<string, ExecutionEvent>()
-  for (const event of options.restore?.completed ?? []) {
-    if (event.status === "completed" || event.status === "recovered") {
-      restoredEvents.set(`${event.address}#${event.occurrence}`, event)
-    }
-  }
-  const store = yield* Ref.make(new Map<string, Schema.Json>(Object.entries(options.restore?.storage ?? {})))
-  const storage: ExecutionStorage = {
-    get: (key) => Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(store).get(key))),
-    set: (key, value) => Effect.sync(() => void Ref.getUnsafe(store).set(key, value)),
-    delete: (key) => Effect.sync(() => void Ref.getUnsafe(store).delete(key)),
-    entries: Effect.sync(() => Object.fromEntries(Ref.getUnsafe(store)))
-  }
-
   if (options.timeout !== undefined) yield* setTimeout(options.timeout)
 
   return ExecutionState.of({
@@ -640,13 +581,7 @@ export const make = Effect.fnUntraced(function*(
     killGenerators,
     generatorCount: Effect.map(Ref.get(generators), (set) => set.size),
     runStoppable,
-    runningCount: Effect.sync(() => Ref.getUnsafe(running).size),
-    journal: Effect.sync(() => Ref.getUnsafe(journal).slice()),
-    record: (event) => Effect.sync(() => void Ref.getUnsafe(journal).push(event)),
-    restored: (address, occurrence) =>
-      Effect.sync(() => Option.fromUndefinedOr(restoredEvents.get(`${address}#${occurrence}`))),
-    storage,
-    nextOccurrence
+    runningCount: Effect.sync(() => Ref.getUnsafe(running).size)
   })
 })
 

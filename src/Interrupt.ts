@@ -67,6 +67,74 @@ export type InterruptReason = typeof InterruptReason.Type
  */
 export const interruptReasons: ReadonlyArray<InterruptReason> = InterruptReason.literals
 
+/**
+ * Where a whole execution (a run and its resumes) stands — one vocabulary for the journal's fold, the
+ * checkpoint stores, the control plane and its HTTP API:
+ *
+ * - `running`: an attempt is under way.
+ * - `awaiting`: paused for a person's answer (human in the loop); no process needs to hold it.
+ * - `cancelling`: interrupted, still draining and saving (between the interrupt and the end).
+ * - `interrupted`, `completed`, `failed`: the last attempt ended so.
+ * - `lost`: the journal says running but its owner is gone (its lease expired or its process died);
+ *   resume it anywhere.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const RunStatus = Schema.Literals([
+  "running",
+  "awaiting",
+  "cancelling",
+  "interrupted",
+  "completed",
+  "failed",
+  "lost"
+])
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export type RunStatus = typeof RunStatus.Type
+
+/**
+ * Whether an attempt is under way in some process (`running` or `cancelling`): the others need no
+ * process (`awaiting`) or have ended (`interrupted`, `completed`, `failed`, `lost`).
+ *
+ * @category guards
+ * @since 0.2.0
+ */
+export const isRunActive = (status: RunStatus): boolean => status === "running" || status === "cancelling"
+
+/**
+ * A valid state id: letters, digits, `.`, `_` and `-`, 1 to 128 characters, not starting with `.`.
+ * Safe as a file name, a Redis key part and a URL segment.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const StateId = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, {
+    expected: "a state id of 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"
+  }))
+)
+
+/**
+ * Tells whether a string is a valid state id.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isStateId: (u: unknown) => u is string = Schema.is(StateId)
+
+/**
+ * What to do with an id that is not a valid state id, in one sentence.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const STATE_ID_RULE = "use 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"
+
 // -----------------------------------------------------------------------------
 // InterruptSignal
 // -----------------------------------------------------------------------------
@@ -162,7 +230,8 @@ export interface ExecutionInterruptedProps {
  * The typed error every interrupt checkpoint fails with.
  *
  * The default message is `Execution interrupted: {reason}`; the default signal is a fresh signal with
- * that reason. Build one from a signal with {@link ExecutionInterrupted.fromSignal}.
+ * that reason. Build one from a signal with {@link ExecutionInterrupted.fromSignal}: its message is
+ * the signal's message when the signal has one.
  *
  * **Example** (Handling an interrupt by type)
  *
@@ -195,10 +264,12 @@ export class ExecutionInterrupted extends Schema.TaggedError<ExecutionInterrupte
   }
 
   /**
-   * The error a checkpoint fails with once `signal` has interrupted the execution.
+   * The error a checkpoint fails with once `signal` has interrupted the execution: the signal's
+   * message when it has one (as the seed's `ExecutionInterrupted(signal.reason, signal.message)`),
+   * else `Execution interrupted: {reason}`.
    */
   static fromSignal(signal: InterruptSignal): ExecutionInterrupted {
-    return new ExecutionInterrupted({ reason: signal.reason, signal })
+    return new ExecutionInterrupted({ reason: signal.reason, message: signal.message, signal })
   }
 }
 

@@ -10,6 +10,7 @@ import { EventBus, type GroupStatus } from "./EventBus.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 import { formatSeconds } from "./internal/time.ts"
 import { ExecutionInterrupted, isExecutionInterrupted } from "./Interrupt.ts"
+import { Journal } from "./Journal.ts"
 
 /**
  * Options of {@link parallel}.
@@ -71,7 +72,7 @@ type Stop =
 export const parallel = <A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options: ParallelOptions = {}
-): Effect.Effect<Array<ExecutionResult<A>>, ExecutionInterrupted, R | ExecutionState | EventBus> =>
+): Effect.Effect<Array<ExecutionResult<A>>, ExecutionInterrupted, R | ExecutionState | EventBus | Journal> =>
   Effect.gen(function*() {
     const state = yield* ExecutionState
     yield* state.checkInterrupt // an interrupted execution starts no branch
@@ -84,7 +85,7 @@ export const parallel = <A, E, R>(
     const name = options.name ?? "parallel"
     const path = fiber.getRef(CurrentPath)
     const base = path.length === 0 ? name : `${path.join("::")}::${name}`
-    const groupId = `${base}#${yield* state.nextOccurrence(`group:${base}`)}`
+    const groupId = `${base}#${(yield* Journal).nextOccurrence(`group:${base}`)}`
     const failFast = options.errorStrategy === "fail_fast"
     const timeout = options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
 

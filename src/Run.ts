@@ -1,27 +1,31 @@
 /**
- * Running a whole program as an execution, and resuming one from its checkpoint.
+ * Running a whole program as an execution, and resuming one from its journal.
  *
- * `run(program, options)` gives the program a fresh execution (state and bus), runs it, and returns
- * its outcome — completed (value), interrupted (signal, checkpoint id) or failed (cause) — after
- * writing the final snapshot to the `CheckpointStore`, when one is provided. `resume(stateId, program)`
- * builds the execution from a stored snapshot: completed events are replayed, everything else runs
- * for real.
+ * `run(program, options)` gives the program a fresh execution (state, bus and journal), holds its
+ * lease, journals it as it goes — with `sync` durability (the default) every completed step is in the
+ * store before anyone sees it — and returns its outcome: completed (value), interrupted (signal,
+ * checkpoint id) or failed (cause). `resume(stateId, program)` continues an execution from its
+ * journal: the completed steps of every earlier attempt are replayed, everything else runs for real.
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Exit, Layer, Option, type Schema, type Scope, Semaphore } from "effect"
-import {
-  CheckpointError,
-  CheckpointStore,
-  SNAPSHOT_VERSION,
-  type SnapshotStatus,
-  StateSnapshot
-} from "./Checkpoint.ts"
+import { Cause, Clock, Context, type Duration, Effect, Exit, Option, Schema, type Scope } from "effect"
+import { CheckpointError, CheckpointStore } from "./Checkpoint.ts"
 import { errorMessage } from "./Event.ts"
-import { type BusEvent, EventBus, type ExecutionEvent, type ExecutionFinished } from "./EventBus.ts"
-import { ExecutionState, type ExecutionStateOptions, type RestoredState } from "./ExecutionState.ts"
-import { isoNow } from "./internal/time.ts"
-import type { InterruptSignal } from "./Interrupt.ts"
+import * as EventBus from "./EventBus.ts"
+import { ExecutionState, type ExecutionStateOptions, make as makeState } from "./ExecutionState.ts"
+import { currentPid } from "./internal/process.ts"
+import { isoOf } from "./internal/time.ts"
+import { type InterruptSignal, isStateId, STATE_ID_RULE } from "./Interrupt.ts"
+import {
+  type Durability,
+  fold,
+  Journal,
+  type JournalRecord,
+  make as makeJournal,
+  type RunFinished,
+  type StateSnapshot
+} from "./Journal.ts"
 import * as Workflow from "./Workflow.ts"
 
 // -----------------------------------------------------------------------------
@@ -41,7 +45,7 @@ export interface Completed<A> {
 }
 
 /**
- * The program was interrupted; `checkpointId` is set when its snapshot was saved.
+ * The program was interrupted; `checkpointId` is set when its journal was saved (resume with it).
  *
  * @category models
  * @since 0.1.0
@@ -74,227 +78,259 @@ export interface Failed<E> {
 export type Outcome<A, E> = Completed<A> | Interrupted | Failed<E>
 
 /**
- * What the running program knows about its run: when it was first created, the workflow name and
- * its input. Written into every snapshot.
+ * What a run hands to `onStart`: its interrupt state, its bus and its journal.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  */
-export interface RunInfo {
-  readonly createdAt: string
-  readonly workflow?: string | undefined
-  readonly input?: Schema.Json | undefined
+export interface RunningExecution {
+  readonly state: ExecutionState["Service"]
+  readonly bus: EventBus.EventBus["Service"]
+  readonly journal: Journal["Service"]
 }
 
 /**
- * The run the current fiber belongs to, if any.
- *
- * @category references
- * @since 0.1.0
- */
-export const CurrentRun = Context.Reference<RunInfo | undefined>("agent-interrupt/CurrentRun", {
-  defaultValue: () => undefined
-})
-
-/**
- * Options of {@link run} and {@link resume}: the execution's options plus what the run records and
- * who watches it.
+ * Options of {@link run} and {@link resume}: the execution's options plus what the run records, how
+ * durably, and who watches it.
  *
  * **Details**
  *
- * - `workflow`, `input`: recorded in the snapshot (so a resume knows what to run).
- * - `historyLimit`: the bus's retained history (default 10,000).
- * - `saveEvery`: `"interrupt"` (default) writes the snapshot when the run ends; `"event"` also after
- *   every completed event.
+ * - `workflow`, `input`: recorded in the journal (so a resume knows what to run).
+ * - `durability`: `sync` (default: every completed step is stored before its `completed` event is
+ *   published and its caller goes on), `async` (stored in order in the background) or `exit` (once,
+ *   at the end). `saveEvery` is the 0.1 name: `"event"` is `sync`, `"interrupt"` is `exit`.
+ * - `owner`: who holds the execution's lease (default `pid-<pid>-<random>`).
+ * - `force`: `run` starts over an existing execution of that id (its journal is deleted); `resume`
+ *   takes over one whose owner is still alive. Default `false`: both are refused (`exists`, `owned`).
+ * - `flushTimeout`: how long the end of the run waits for an unavailable store (default 10 seconds).
+ * - `bufferSize`: how many records may wait for an unavailable store (default 10,000).
+ * - `historyLimit`: the bus's retained history (default 10,000); `bus`: run on this bus instead of a
+ *   new one (its sequence numbers go on: a control plane keeps one bus across resumes).
  * - `subscribers`: bus handlers attached before the program starts (a printer, an NDJSON writer).
- * - `onStart`: runs once the execution exists, before the program (install a signal handler, a remote
- *   interrupt listener); it lives as long as the run.
+ * - `onStart`: runs once the execution exists, before the program (install a signal handler, a
+ *   remote interrupt listener); it lives as long as the run.
  *
  * @category options
  * @since 0.1.0
  */
-export interface RunOptions extends Omit<ExecutionStateOptions, "restore"> {
+export interface RunOptions extends Omit<ExecutionStateOptions, "onInterrupt"> {
   readonly workflow?: string | undefined
   readonly input?: Schema.Json | undefined
   readonly historyLimit?: number | undefined
+  readonly durability?: Durability | undefined
   readonly saveEvery?: "interrupt" | "event" | undefined
-  readonly subscribers?: ReadonlyArray<(event: BusEvent) => Effect.Effect<void, unknown>> | undefined
-  readonly onStart?:
-    | ((execution: {
-      readonly state: ExecutionState["Service"]
-      readonly bus: EventBus["Service"]
-    }) => Effect.Effect<void, never, Scope.Scope>)
-    | undefined
+  readonly owner?: string | undefined
+  readonly force?: boolean | undefined
+  readonly flushTimeout?: Duration.Input | undefined
+  readonly bufferSize?: number | undefined
+  readonly bus?: EventBus.EventBus["Service"] | undefined
+  readonly subscribers?: ReadonlyArray<(event: EventBus.BusEvent) => Effect.Effect<void, unknown>> | undefined
+  readonly onStart?: ((execution: RunningExecution) => Effect.Effect<void, never, Scope.Scope>) | undefined
 }
 
-// -----------------------------------------------------------------------------
-// Snapshots
-// -----------------------------------------------------------------------------
-
-
-const keyOf = (event: ExecutionEvent) => `${event.address}#${event.occurrence}`
-
 /**
- * The snapshot of the current execution, with the given status.
+ * A new owner id for a lease: this process and a random part.
  *
  * @category constructors
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const snapshot = (
-  status: SnapshotStatus,
-  extra: { readonly signal?: InterruptSignal | undefined; readonly error?: string | undefined } = {}
-): Effect.Effect<StateSnapshot, never, ExecutionState | EventBus> =>
-  Effect.gen(function*() {
-    const state = yield* ExecutionState
-    const bus = yield* EventBus
-    const info = yield* CurrentRun
-    const now = yield* isoNow
-    const history = yield* bus.history
-    const journal = yield* state.journal
-    const dropped = yield* bus.dropped
-    const partialOutputs: Record<string, Schema.Json> = {}
-    for (const event of journal) {
-      if (event.partialOutput !== undefined) partialOutputs[keyOf(event)] = event.partialOutput
-    }
-    return new StateSnapshot({
-      version: SNAPSHOT_VERSION,
-      stateId: state.stateId,
-      createdAt: info?.createdAt ?? now,
-      updatedAt: now,
-      status,
-      metadata: {
-        ...(info?.workflow === undefined ? {} : { workflow: info.workflow }),
-        ...(info?.input === undefined ? {} : { input: info.input }),
-        ...(extra.signal === undefined ? {} : { interrupt: extra.signal }),
-        ...(extra.error === undefined ? {} : { error: extra.error }),
-        ...(dropped === 0 ? {} : { eventsDropped: dropped })
-      },
-      events: history.filter((e): e is ExecutionEvent => e._tag === "ExecutionEvent"),
-      completed: journal.filter((e) => e.status === "completed" || e.status === "recovered"),
-      partialOutputs,
-      storage: yield* state.storage.entries
-    }, { disableChecks: true })
-  })
+export const makeOwner = (): string => `pid-${currentPid()}-${globalThis.crypto.randomUUID().slice(0, 8)}`
+
+// A journal longer than this is compacted when it is resumed.
+const COMPACT_AFTER = 1_000
+
+const isJson = Schema.is(Schema.Json)
 
 /**
- * Saves a snapshot of the current execution now (status `running`, or `interrupted` once it is) and
- * returns its checkpoint id (the state id).
+ * Saves the current execution's journal now: waits until every record so far is in the store, and
+ * returns the checkpoint id (the state id). Fails when the store is unavailable (or there is none).
  *
  * @category accessors
  * @since 0.1.0
  */
-export const saveCheckpoint: Effect.Effect<string, CheckpointError, ExecutionState | EventBus | CheckpointStore> =
-  Effect.gen(function*() {
-    const state = yield* ExecutionState
-    const store = yield* CheckpointStore
-    const signal = yield* state.interruptSignal
-    const snap = yield* snapshot(Option.isSome(signal) ? "interrupted" : "running", {
-      signal: Option.getOrUndefined(signal)
-    })
-    yield* store.save(snap)
-    return state.stateId
-  }).pipe(Effect.uninterruptible)
+export const saveCheckpoint: Effect.Effect<string, CheckpointError, Journal> = Effect.gen(function*() {
+  const journal = yield* Journal
+  const flushed = yield* journal.flush
+  if (flushed._tag === "Saved") return journal.stateId
+  return yield* new CheckpointError({ reason: "io", stateId: journal.stateId, detail: flushed.detail })
+}).pipe(Effect.uninterruptible)
 
 // -----------------------------------------------------------------------------
 // run / resume
 // -----------------------------------------------------------------------------
 
+type Resuming = { readonly resume: true } | { readonly resume: false }
+
 const runWith = <A, E, R>(
   program: Effect.Effect<A, E, R>,
   options: RunOptions,
-  restore: (RestoredState & { readonly createdAt: string }) | undefined
-): Effect.Effect<Outcome<A, E>, never, Exclude<R, ExecutionState | EventBus>> =>
+  mode: Resuming
+): Effect.Effect<Outcome<A, E>, CheckpointError, Exclude<R, ExecutionState | EventBus.EventBus | Journal>> =>
   Effect.scoped(Effect.gen(function*() {
     const store = yield* Effect.serviceOption(CheckpointStore)
-    const { historyLimit, input, onStart, saveEvery, subscribers, workflow, ...stateOptions } = options
-    const context = yield* Layer.build(
-      ExecutionState.layerWith({ ...stateOptions, restore }).pipe(
-        Layer.provideMerge(EventBus.layerWith({ historyLimit }))
-      )
-    )
-    const state = Context.get(context, ExecutionState)
-    const bus = Context.get(context, EventBus)
-    const info: RunInfo = {
-      createdAt: restore?.createdAt ?? (yield* isoNow),
+    const {
+      bufferSize,
+      bus: givenBus,
+      durability: durabilityOption,
+      flushTimeout,
+      force,
+      historyLimit,
+      input,
+      onStart,
+      owner: ownerOption,
+      saveEvery,
+      subscribers,
       workflow,
-      input
+      ...stateOptions
+    } = options
+    const stateId = stateOptions.stateId ?? globalThis.crypto.randomUUID()
+    if (!isStateId(stateId)) {
+      return yield* new CheckpointError({ reason: "invalid_state_id", stateId, detail: STATE_ID_RULE })
     }
-    const withRun = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) =>
-      effect.pipe(Effect.provide(context), Effect.provideService(CurrentRun, info))
+    const durability: Durability = durabilityOption ?? (saveEvery === "interrupt" ? "exit" : "sync")
+    const owner = ownerOption ?? makeOwner()
+
+    // The lease first: from here on this process is the execution's only writer.
+    let prior: StateSnapshot | undefined
+    if (Option.isSome(store)) {
+      const s = store.value
+      if (!mode.resume) {
+        const existing = yield* s.load(stateId)
+        if (Option.isSome(existing)) {
+          if (force !== true) {
+            return yield* new CheckpointError({
+              reason: existing.value.status === "running" || existing.value.status === "cancelling" ? "owned" : "exists",
+              stateId,
+              location: s.location,
+              detail: existing.value.status === "running" || existing.value.status === "cancelling"
+                ? Option.match(yield* s.lease(stateId), { onNone: () => "another process", onSome: (l) => l.owner })
+                : existing.value.status
+            })
+          }
+          yield* s.delete(stateId)
+        }
+        yield* s.acquire(stateId, { owner, force })
+      } else {
+        yield* s.acquire(stateId, { owner, force })
+        // read again under the lease: a resume that won a race may have moved it on meanwhile
+        const records = yield* s.read(stateId)
+        if (Option.isNone(records)) {
+          return yield* new CheckpointError({ reason: "not_found", stateId, location: s.location, detail: "" })
+        }
+        prior = fold(stateId, records.value)
+        yield* checkResumable(prior, s.location)
+        if (records.value.length > COMPACT_AFTER) yield* s.compact(stateId)
+      }
+    }
+
+    const bus = givenBus ?? (yield* EventBus.make({ historyLimit }))
+    const journal = yield* makeJournal({
+      stateId,
+      durability,
+      sink: Option.isSome(store) ? (records: ReadonlyArray<JournalRecord>) => store.value.append(stateId, records) : undefined,
+      restore: prior,
+      bufferSize,
+      flushTimeout
+    }).pipe(Effect.provideService(EventBus.EventBus, bus))
+    const state = yield* makeState({
+      ...stateOptions,
+      stateId,
+      // journaled the moment it happens, ahead of whatever the run records after it
+      onInterrupt: (signal) => journal.appendLater({ _tag: "RunInterrupted", signal, timestamp: signal.triggeredAt })
+    }).pipe(Effect.provideService(EventBus.EventBus, bus))
+    const context = Context.make(EventBus.EventBus, bus).pipe(
+      Context.add(ExecutionState, state),
+      Context.add(Journal, journal)
+    )
+
+    const startedAt = isoOf(yield* Clock.currentTimeMillis)
+    yield* journal.append({
+      _tag: "RunStarted",
+      stateId,
+      attempt: (prior?.attempts ?? 0) + 1,
+      timestamp: startedAt,
+      owner,
+      ...(workflow === undefined ? {} : { workflow }),
+      ...(input === undefined ? {} : { input })
+    })
 
     for (const subscriber of subscribers ?? []) yield* bus.subscribe(subscriber)
+    if (onStart !== undefined) yield* onStart({ state, bus, journal })
 
-    // One save at a time, so an older snapshot never lands after a newer one.
-    const saving = yield* Semaphore.make(1)
-    const save = (status: SnapshotStatus, extra: Parameters<typeof snapshot>[1]) =>
-      Option.match(store, {
-        onNone: () => Effect.succeed<ExecutionFinished["checkpoint"]>("not_saved"),
-        onSome: (store) =>
-          Semaphore.withPermits(saving, 1)(
-            withRun(snapshot(status, extra)).pipe(Effect.flatMap(store.save))
-          ).pipe(
-            Effect.as<ExecutionFinished["checkpoint"]>("saved"),
-            Effect.catch((error) =>
-              Effect.as(Effect.logError("Checkpoint could not be saved", error), "failed" as const)
-            ),
-            Effect.uninterruptible
-          )
-      })
-
-    if (saveEvery === "event" && Option.isSome(store)) {
-      yield* bus.subscribe((event) =>
-        event._tag === "ExecutionEvent" && event.status === "completed"
-          ? Effect.flatMap(state.interruptSignal, (signal) =>
-            Option.isSome(signal) ? Effect.void : Effect.asVoid(save("running", {})))
-          : Effect.void
-      )
-    }
-    if (onStart !== undefined) yield* onStart({ state, bus })
-
-    // The end of the run: classify, write the final snapshot, announce it.
+    // The end of the run: classify, journal the end (the last record), wait until it is stored,
+    // announce it.
     const finish = (exit: Exit.Exit<A, E>): Effect.Effect<Outcome<A, E>> =>
       Effect.gen(function*() {
         const signal = yield* state.interruptSignal
-        const stateId = state.stateId
-        let outcome: Outcome<A, E>
-        let checkpoint: ExecutionFinished["checkpoint"]
+        const now = isoOf(yield* Clock.currentTimeMillis)
+        let end: RunFinished
         if (Exit.isSuccess(exit)) {
-          checkpoint = yield* save("completed", {})
-          outcome = { _tag: "Completed", stateId, value: exit.value }
+          end = {
+            _tag: "RunFinished",
+            status: "completed",
+            timestamp: now,
+            ...(isJson(exit.value) ? { result: exit.value } : {})
+          }
         } else if (Option.isSome(signal)) {
-          checkpoint = signal.value.saveCheckpoint
-            ? yield* save("interrupted", { signal: signal.value })
-            : "not_saved"
-          outcome = {
+          end = {
+            _tag: "RunFinished",
+            status: "interrupted",
+            timestamp: now,
+            ...(signal.value.saveCheckpoint ? {} : { resumable: false })
+          }
+        } else {
+          const error = Cause.findErrorOption(exit.cause)
+          end = {
+            _tag: "RunFinished",
+            status: "failed",
+            timestamp: now,
+            error: Option.isSome(error) ? errorMessage(error.value) : errorMessage(Cause.squash(exit.cause))
+          }
+        }
+        const keep = end.resumable !== false
+        let checkpoint: EventBus.CheckpointOutcome = "not_saved"
+        let detail: string | undefined
+        yield* journal.append(end)
+        if (Option.isSome(store) && (keep || durability !== "exit")) {
+          const flushed = yield* journal.flush
+          if (flushed._tag === "Saved") checkpoint = keep ? "saved" : "not_saved"
+          else {
+            checkpoint = "failed"
+            detail = flushed.detail
+            yield* Effect.logError(`Checkpoint could not be saved: ${flushed.detail}`).pipe(
+              Effect.annotateLogs({ module: "agent-interrupt/Run", stateId })
+            )
+          }
+        }
+        const outcome: Outcome<A, E> = Exit.isSuccess(exit)
+          ? { _tag: "Completed", stateId, value: exit.value }
+          : Option.isSome(signal)
+          ? {
             _tag: "Interrupted",
             stateId,
             signal: signal.value,
             checkpointId: checkpoint === "saved" ? Option.some(stateId) : Option.none()
           }
-        } else {
-          const error = Cause.findErrorOption(exit.cause)
-          const message = Option.isSome(error) ? errorMessage(error.value) : errorMessage(Cause.squash(exit.cause))
-          checkpoint = yield* save("failed", { error: message })
-          outcome = { _tag: "Failed", stateId, cause: exit.cause }
-        }
-        const now = yield* isoNow
+          : { _tag: "Failed", stateId, cause: exit.cause }
         yield* bus.publish({
           _tag: "ExecutionFinished",
           stateId,
-          status: outcome._tag === "Completed" ? "completed" : outcome._tag === "Interrupted" ? "interrupted" : "failed",
+          status: end.status,
           timestamp: now,
           checkpoint,
           ...(Option.isSome(signal) ? { signal: signal.value } : {}),
           ...(checkpoint === "saved" ? { checkpointId: stateId } : {}),
-          ...(outcome._tag === "Failed" ? { detail: errorMessage(Cause.squash(outcome.cause)) } : {})
+          ...(detail === undefined ? {} : { checkpointDetail: detail }),
+          ...(end.error === undefined ? {} : { detail: end.error })
         })
         return outcome
       }).pipe(Effect.uninterruptible)
 
-    // If the run itself is interrupted (the runtime shutting down), it is an interrupt like any
-    // other: requested, checkpointed, announced.
-    // The program itself is stoppable work: the interrupt ends it per the stop policy, wherever it is.
-    const exit = yield* Effect.flatten(withRun(state.runStoppable(program))).pipe(
+    // The program itself is stoppable work: the interrupt ends it per the stop policy, wherever it
+    // is. If the run itself is interrupted (the runtime shutting down), that is an interrupt like any
+    // other: requested, journaled, announced.
+    const exit = yield* Effect.flatten(state.runStoppable(program)).pipe(
+      Effect.provideContext(context),
       Effect.exit,
       Effect.onInterrupt(() =>
         state.requestInterrupt({ reason: "system_shutdown", triggeredBy: "runtime" }).pipe(
@@ -303,13 +339,14 @@ const runWith = <A, E, R>(
         )
       )
     )
-    return yield* finish(exit)
-  })) as Effect.Effect<Outcome<A, E>, never, Exclude<R, ExecutionState | EventBus>>
+    return yield* finish(exit as Exit.Exit<A, E>)
+  })) as Effect.Effect<Outcome<A, E>, CheckpointError, Exclude<R, ExecutionState | EventBus.EventBus | Journal>>
 
 /**
- * Runs a program as a fresh execution and returns its outcome; with a `CheckpointStore` in context,
- * writes the final snapshot (`completed`, `failed`, or `interrupted` when the signal asks for a
- * checkpoint) and publishes `ExecutionFinished`.
+ * Runs a program as a fresh execution and returns its outcome. With a `CheckpointStore` in context it
+ * holds the execution's lease, journals every step (per `durability`) and ends the journal with the
+ * run's status; without one, nothing is stored. Fails with `CheckpointError` when an execution of
+ * that id exists already (`exists`; `force` starts over) or runs elsewhere (`owned`).
  *
  * **Example** (Run, interrupted by a timeout)
  *
@@ -328,13 +365,16 @@ const runWith = <A, E, R>(
 export const run = <A, E, R>(
   program: Effect.Effect<A, E, R>,
   options: RunOptions = {}
-): Effect.Effect<Outcome<A, E>, never, Exclude<R, ExecutionState | EventBus>> => runWith(program, options, undefined)
+): Effect.Effect<Outcome<A, E>, CheckpointError, Exclude<R, ExecutionState | EventBus.EventBus | Journal>> =>
+  runWith(program, options, { resume: false })
 
 /**
- * Resumes an execution from its checkpoint: same state id, completed events replayed (`recovered`),
- * everything else run for real with the same idempotency keys. `program` may be a function of the
- * snapshot (to read the workflow's input from it). Fails with `CheckpointError` for an unknown id
- * (`not_found`), a completed run (`not_resumable`), a corrupt or newer snapshot.
+ * Resumes an execution from its journal: same state id, the completed steps of every earlier attempt
+ * replayed (`recovered`), everything else run for real with the same idempotency keys. `program` may
+ * be a function of the journal's state (to read the workflow's input from it). Fails with
+ * `CheckpointError` for an unknown id (`not_found`), a completed run or one interrupted without a
+ * checkpoint (`not_resumable`), a run still alive elsewhere (`owned`, unless `force`), a corrupt or
+ * newer journal.
  *
  * @category constructors
  * @since 0.1.0
@@ -343,26 +383,58 @@ export const resume = <A, E, R>(
   stateId: string,
   program: Effect.Effect<A, E, R> | ((snapshot: StateSnapshot) => Effect.Effect<A, E, R>),
   options: Omit<RunOptions, "stateId"> = {}
-): Effect.Effect<Outcome<A, E>, CheckpointError, Exclude<R, ExecutionState | EventBus> | CheckpointStore> =>
+): Effect.Effect<
+  Outcome<A, E>,
+  CheckpointError,
+  Exclude<R, ExecutionState | EventBus.EventBus | Journal> | CheckpointStore
+> =>
   Effect.gen(function*() {
-    const snap = yield* loadResumable(stateId)
+    const snap = yield* loadResumable(stateId, { force: options.force })
     const effect = typeof program === "function" ? program(snap) : program
     return yield* runWith(effect, {
       ...options,
       stateId,
       workflow: options.workflow ?? snap.metadata.workflow,
       input: options.input ?? snap.metadata.input
-    }, { createdAt: snap.createdAt, completed: snap.completed, storage: snap.storage })
+    }, { resume: true })
   })
 
+const checkResumable = (snap: StateSnapshot, location: string): Effect.Effect<void, CheckpointError> => {
+  if (snap.status === "completed") {
+    return Effect.fail(
+      new CheckpointError({
+        reason: "not_resumable",
+        stateId: snap.stateId,
+        location,
+        detail: `it already completed at ${snap.updatedAt}`
+      })
+    )
+  }
+  if (!snap.resumable) {
+    return Effect.fail(
+      new CheckpointError({
+        reason: "not_resumable",
+        stateId: snap.stateId,
+        location,
+        detail: "it was interrupted with saveCheckpoint: false, so nothing was kept to resume from"
+      })
+    )
+  }
+  return Effect.void
+}
+
 /**
- * Loads the snapshot a resume starts from: `not_found` when there is none, `not_resumable` when the
- * run already completed (and the store's errors for a corrupt or newer document).
+ * Loads the state a resume starts from: `not_found` when there is no journal, `not_resumable` when
+ * the run completed (or was interrupted asking for no checkpoint), `owned` while its owner is alive
+ * (unless `force`), and the store's errors for a corrupt or newer journal. A `lost` run is resumable.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const loadResumable = (stateId: string): Effect.Effect<StateSnapshot, CheckpointError, CheckpointStore> =>
+export const loadResumable = (
+  stateId: string,
+  options: { readonly force?: boolean | undefined } = {}
+): Effect.Effect<StateSnapshot, CheckpointError, CheckpointStore> =>
   Effect.gen(function*() {
     const store = yield* CheckpointStore
     const found = yield* store.load(stateId)
@@ -370,23 +442,19 @@ export const loadResumable = (stateId: string): Effect.Effect<StateSnapshot, Che
       return yield* new CheckpointError({ reason: "not_found", stateId, location: store.location, detail: "" })
     }
     const snap = found.value
-    if (snap.status === "completed") {
+    yield* checkResumable(snap, store.location)
+    if ((snap.status === "running" || snap.status === "cancelling") && options.force !== true) {
+      const lease = yield* store.lease(stateId)
       return yield* new CheckpointError({
-        reason: "not_resumable",
+        reason: "owned",
         stateId,
         location: store.location,
-        detail: `it already completed at ${snap.updatedAt}`
+        detail: Option.match(lease, { onNone: () => "another process", onSome: (l) => l.owner })
       })
     }
     return snap
   })
 
-/**
- * The workflow a snapshot ran, found by name among `workflows` and prepared with its recorded input.
- *
- * @category constructors
- * @since 0.1.0
- */
 export const workflowOf = (
   workflows: ReadonlyArray<Workflow.Registered>,
   snapshot: StateSnapshot

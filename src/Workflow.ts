@@ -6,8 +6,7 @@
  */
 import { Effect, Schema } from "effect"
 import type { ActorContractError } from "./Actor.ts"
-import type { EventBus } from "./EventBus.ts"
-import type { ExecutionState } from "./ExecutionState.ts"
+import type { Execution } from "./ExecutionState.ts"
 import { isoOf } from "./internal/time.ts"
 import type { ExecutionInterrupted } from "./Interrupt.ts"
 
@@ -26,7 +25,7 @@ export interface Workflow<I = unknown, A = unknown> {
   readonly example: I
   readonly run: (
     input: I
-  ) => Effect.Effect<A, ExecutionInterrupted | ActorContractError | WorkflowError, ExecutionState | EventBus>
+  ) => Effect.Effect<A, ExecutionInterrupted | ActorContractError | WorkflowError, Execution>
 }
 
 /**
@@ -132,7 +131,7 @@ export interface Registered {
       readonly program: Effect.Effect<
         unknown,
         ExecutionInterrupted | ActorContractError | WorkflowError,
-        ExecutionState | EventBus
+        Execution
       >
     },
     InvalidWorkflowInput

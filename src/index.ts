@@ -18,7 +18,11 @@ export {
   InterruptSignalJson,
   isExecutionInterrupted,
   IsoTimestamp,
+  isRunActive,
+  isStateId,
   type OnCheckerError,
+  RunStatus,
+  StateId,
   type StopPolicies,
   StopPolicy
 } from "./Interrupt.ts"
@@ -27,6 +31,7 @@ export {
   ActorKind,
   BusEvent,
   BusEventJson,
+  CheckpointOutcome,
   eventDepth,
   EventBus,
   type EventBusOptions,
@@ -45,24 +50,43 @@ export {
   awaitInterrupt,
   cancelTimeout,
   checkInterrupt,
+  type Execution,
   ExecutionState,
   type ExecutionStateOptions,
-  type ExecutionStorage,
   externalCheckerSignal,
   interruptSignal,
   isInterrupted,
-  isStateId,
   killGenerators,
   registerGenerator,
   requestInterrupt,
   type RequestInterruptOptions,
-  type RestoredState,
   setInterruptChecker,
   setTimeout,
-  StateId,
   type StoppableOptions,
   unregisterGenerator
 } from "./ExecutionState.ts"
+
+export {
+  Durability,
+  type ExecutionStorage,
+  fold,
+  type FlushResult,
+  Journal,
+  type JournalOptions,
+  JournalRecord,
+  JournalRecordJson,
+  type JournalSink,
+  RunFinished,
+  RunInterrupted,
+  RunStarted,
+  Snapshot,
+  StepCompleted,
+  StepInterrupted,
+  stepKey,
+  storage,
+  StorageDeleted,
+  StorageSet
+} from "./Journal.ts"
 
 export * as Actor from "./Actor.ts"
 export { ActorContractError, type Condition, type HandlerContext } from "./Actor.ts"
@@ -88,10 +112,14 @@ export { type RetryOptions } from "./Retry.ts"
 export { interruptible, type InterruptibleOptions } from "./Streams.ts"
 
 export {
+  type AcquireOptions,
   CheckpointError,
   CheckpointErrorReason,
   CheckpointStore,
   type CheckpointSummary,
+  type FileSystemOptions,
+  type Lease,
+  type LeaseInfo,
   SNAPSHOT_VERSION,
   SnapshotMetadata,
   SnapshotStatus,
@@ -100,11 +128,9 @@ export {
 } from "./Checkpoint.ts"
 
 export * as Run from "./Run.ts"
-export { type Outcome, type RunOptions, saveCheckpoint } from "./Run.ts"
+export { type Outcome, type RunningExecution, type RunOptions, saveCheckpoint } from "./Run.ts"
 
 export * as Printer from "./Printer.ts"
 
 export * as Workflow from "./Workflow.ts"
 export { InvalidWorkflowInput, UnknownWorkflow, WorkflowError } from "./Workflow.ts"
-
-export * as Research from "./demo/Research.ts"

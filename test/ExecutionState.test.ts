@@ -53,7 +53,8 @@ describe("ExecutionState", () => {
         const error = yield* Effect.flip(checkInterrupt)
         assert.strictEqual(error._tag, "ExecutionInterrupted")
         assert.strictEqual(error.reason, "user_cancelled")
-        assert.strictEqual(error.message, "Execution interrupted: user_cancelled")
+        // the user's message, not a generic one (the seed raises ExecutionInterrupted(reason, message))
+        assert.strictEqual(error.message, "User pressed Cancel button")
         assert.strictEqual(error.signal, signal)
         const events = yield* interruptEvents
         assert.strictEqual(events.length, 1)

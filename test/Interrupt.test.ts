@@ -127,7 +127,11 @@ describe("Interrupt schemas", () => {
       const signal = new InterruptSignal({ reason: "user_cancelled", message: "bye" })
       const fromSignal = ExecutionInterrupted.fromSignal(signal)
       assert.strictEqual(fromSignal.signal, signal)
-      assert.strictEqual(fromSignal.message, "Execution interrupted: user_cancelled")
+      // the signal's message when it has one (the seed's ExecutionInterrupted(reason, message)) ...
+      assert.strictEqual(fromSignal.message, "bye")
+      // ... else the default
+      const bare = ExecutionInterrupted.fromSignal(new InterruptSignal({ reason: "user_cancelled" }))
+      assert.strictEqual(bare.message, "Execution interrupted: user_cancelled")
     }).pipe(Effect.runPromise))
 
   it("ExecutionInterrupted round-trips through JSON", () => {

@@ -349,7 +349,7 @@ const show = Command.make("show", { stateId: stateIdArgument, json: jsonFlag, st
       ...snap.completed.map((e) => `  ✓ ${e.address}${e.occurrence > 1 ? ` #${e.occurrence}` : ""}`),
       ...Object.entries(snap.partialOutputs).map(([key, value]) => `Partial:    ${key}: ${JSON.stringify(value)}`),
       `Storage:    ${JSON.stringify(snap.storage)}`,
-      `History:    ${snap.events.length} events`
+      `Attempts:   ${snap.attempts}`
     ]
     for (const line of lines) yield* Console.log(line)
   }).pipe(Effect.provide(storeLayer(flags.stateDir)))).pipe(Command.withDescription("Show one checkpoint"))

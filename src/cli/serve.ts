@@ -24,6 +24,7 @@ import * as RedisExecutions from "../http/RedisExecutions.ts"
 import * as Server from "../http/Server.ts"
 import type { StopPolicies } from "../Interrupt.ts"
 import * as RedisConnection from "../redis/RedisConnection.ts"
+import * as RedisStore from "../redis/RedisStore.ts"
 import * as Workflow from "../Workflow.ts"
 import { Signals } from "./runMain.ts"
 
@@ -136,7 +137,7 @@ export const makeServe = (options: ServeOptions = {}) => {
             )
             return server(limits).pipe(
               Layer.provideMerge(RedisExecutions.layerRedis(executionOptions)),
-              Layer.provide(CheckpointStore.layerRedis()),
+              Layer.provide(RedisStore.layerRedis()),
               Layer.provide(connected)
             )
           })

@@ -7,7 +7,7 @@
 import { Duration, Effect, Schedule, Schema, Stream } from "effect"
 import * as Actor from "../Actor.ts"
 import { runEvent } from "../Event.ts"
-import { ExecutionState } from "../ExecutionState.ts"
+import { Journal } from "../Journal.ts"
 import { parallel } from "../Parallel.ts"
 import { interruptible } from "../Streams.ts"
 import * as Workflow from "../Workflow.ts"
@@ -116,8 +116,8 @@ export const makeActors = () => {
   const planner = Actor.agent("planner", (input: ResearchInput) =>
     Effect.gen(function*() {
       const sources = yield* runEvent(plan, input)
-      const state = yield* ExecutionState
-      yield* state.storage.set("sources", [...sources])
+      const journal = yield* Journal
+      yield* journal.storage.set("sources", [...sources])
       const results = yield* parallel(
         sources.map((source) => runEvent(search, { topic: input.topic, source, pace: input.pace }, { tag: source })),
         { name: "search", concurrency: 3 }

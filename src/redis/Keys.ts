@@ -14,8 +14,11 @@
  * | `{p}run:{id}` | hash | worker | registry record: status, owner, workflow, times, generation |
  * | `{p}heartbeat:{id}` | string, TTL | worker | the owner, refreshed while the worker lives |
  * | `{p}runs` | sorted set | worker | every run by last update (ms) |
- * | `{p}checkpoint:{id}` | string | store | the snapshot document (JSON) |
- * | `{p}checkpoints` | set | store | every state id with a checkpoint |
+ * | `{p}{{id}}:journal` | stream | store | the journal: one record (JSON) per entry, field `r` |
+ * | `{p}{{id}}:snapshot` | string | store | the compacted journal: the last entry id it covers, a space, the `Snapshot` record |
+ * | `{p}{{id}}:lease` | string, TTL | store | the owner of the running execution, renewed by its heartbeat |
+ * | `{p}executions` | sorted set | store | every execution with a journal, by first append (ms) |
+ * | `{p}checkpoint:{id}`, `{p}checkpoints` | string, set | 0.1 store | version-1 snapshot documents, still read |
  * | `{p}events:{id}` | stream, TTL after the end | worker (`publishEvents`) | the run's bus events, entry ids `0-{sequence}` |
  * | `{p}ratelimit:…` | strings | `serve --redis` | the interrupt rate limit shared by every server |
  *
@@ -66,8 +69,16 @@ export interface Keys {
   readonly runs: string
   /** The checkpoint document of an execution. */
   readonly checkpoint: (stateId: string) => string
-  /** The state ids that have a checkpoint. */
+  /** The state ids that have a checkpoint (version 1 documents). */
   readonly checkpoints: string
+  /** The journal of an execution (a Stream: one record per entry, field `r`). Hash-tagged by state id. */
+  readonly journal: (stateId: string) => string
+  /** The compacted snapshot of an execution's journal (string: the entry id it covers, a space, the record). */
+  readonly snapshot: (stateId: string) => string
+  /** The lease of a running execution (string with a TTL: the owner). */
+  readonly lease: (stateId: string) => string
+  /** Every execution with a journal, scored by when it was first journaled (ms since the epoch). */
+  readonly executions: string
 }
 
 /**
@@ -95,7 +106,11 @@ export const make = (prefix: string): Keys => ({
   heartbeat: (stateId) => `${prefix}heartbeat:${stateId}`,
   runs: `${prefix}runs`,
   checkpoint: (stateId) => `${prefix}checkpoint:${stateId}`,
-  checkpoints: `${prefix}checkpoints`
+  checkpoints: `${prefix}checkpoints`,
+  journal: (stateId) => `${prefix}{${stateId}}:journal`,
+  snapshot: (stateId) => `${prefix}{${stateId}}:snapshot`,
+  lease: (stateId) => `${prefix}{${stateId}}:lease`,
+  executions: `${prefix}executions`
 })
 
 /**

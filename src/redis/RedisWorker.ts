@@ -36,8 +36,8 @@ import { Redis } from "effect/persistence"
 import * as os from "node:os"
 import type { ActorContractError } from "../Actor.ts"
 import { CheckpointError, CheckpointStore } from "../Checkpoint.ts"
-import { type BusEvent, BusEventJson, type EventBus, type ExecutionEvent, type ExecutionFinished } from "../EventBus.ts"
-import { type ExecutionState, isStateId } from "../ExecutionState.ts"
+import { type BusEvent, BusEventJson, type ExecutionEvent, type ExecutionFinished } from "../EventBus.ts"
+import { isStateId } from "../ExecutionState.ts"
 import type { ExecutionInterrupted, InterruptChecker } from "../Interrupt.ts"
 import * as Run from "../Run.ts"
 import * as Workflow from "../Workflow.ts"
@@ -111,10 +111,7 @@ export interface WorkerOptions {
  * @category models
  * @since 0.1.0
  */
-export type OnStart = (execution: {
-  readonly state: ExecutionState["Service"]
-  readonly bus: EventBus["Service"]
-}) => Effect.Effect<void, never, Scope.Scope>
+export type OnStart = (execution: Run.RunningExecution) => Effect.Effect<void, never, Scope.Scope>
 
 /**
  * A run prepared by {@link attach}: spread `runOptions` into the options of one `Run.run` /
@@ -578,7 +575,11 @@ export const runWorker = (
   workflow: Workflow.Registered,
   input: unknown,
   options: RunWorkerOptions = {}
-): Effect.Effect<Run.Outcome<unknown, WorkflowFailure>, WorkerError | Workflow.InvalidWorkflowInput, Redis.Redis> =>
+): Effect.Effect<
+  Run.Outcome<unknown, WorkflowFailure>,
+  WorkerError | CheckpointError | Workflow.InvalidWorkflowInput,
+  Redis.Redis
+> =>
   Effect.scoped(Effect.gen(function*() {
     const prepared = yield* workflow.prepare(input)
     const stateId = options.stateId ?? Workflow.newStateId(workflow.name, yield* Clock.currentTimeMillis)

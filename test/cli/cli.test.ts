@@ -9,6 +9,18 @@ const FAST = ["--pace", "0.2"]
 
 const resultLine = (lines: ReadonlyArray<string>) => lines.find((l) => l.startsWith("Result: "))
 
+/** The records of an execution's journal file. */
+interface JournalLine {
+  readonly _tag: string
+  readonly address?: string
+  readonly workflow?: string
+  readonly input?: unknown
+  readonly status?: string
+  readonly signal?: { readonly reason: string }
+}
+const journal = (dir: string, stateId: string): Array<JournalLine> =>
+  fs.readFileSync(path.join(dir, `${stateId}.journal`), "utf8").trim().split("\n").map((line) => JSON.parse(line))
+
 describe("agent-interrupt (child processes)", () => {
   it("demo → Ctrl-C → checkpoint → resume completes with the same result as an uninterrupted run", async () => {
     const dir = stateDir()
@@ -46,19 +58,23 @@ describe("agent-interrupt (child processes)", () => {
     assert.include(shown.stdout, "Interrupt:  user_cancelled — Interrupted with Ctrl-C (SIGINT) (by cli at ")
     assert.include(shown.stdout, "  ✓ planner::plan::llm_call")
 
-    const file = JSON.parse(fs.readFileSync(path.join(dir, "stopped.json"), "utf8"))
-    assert.strictEqual(file.status, "interrupted")
-    assert.strictEqual(file.metadata.interrupt.reason, "user_cancelled")
-    assert.strictEqual(file.metadata.workflow, "research")
-    assert.deepStrictEqual(file.metadata.input, { topic: "interruptible agents", pace: 0.2 })
-    assert.deepStrictEqual(file.completed.map((e: { address: string }) => e.address), ["planner::plan::llm_call"])
+    const records = journal(dir, "stopped")
+    assert.deepStrictEqual(records[0]!._tag, "RunStarted")
+    assert.strictEqual(records[0]!.workflow, "research")
+    assert.deepStrictEqual(records[0]!.input, { topic: "interruptible agents", pace: 0.2 })
+    assert.deepStrictEqual(
+      records.filter((r) => r._tag === "StepCompleted").map((r) => r.address),
+      ["planner::plan::llm_call"]
+    )
+    assert.strictEqual(records.find((r) => r._tag === "RunInterrupted")?.signal?.reason, "user_cancelled")
+    assert.deepStrictEqual([records.at(-1)!._tag, records.at(-1)!.status], ["RunFinished", "interrupted"])
 
     const resumed = await runCli(["resume", "stopped", "--state-dir", dir])
     assert.strictEqual(resumed.code, 0, resumed.stderr)
     assert.isTrue(resumed.lines.some((l) => l.includes("↺ planner::plan::llm_call") && l.includes("Recovered from restored state")))
     assert.isFalse(resumed.lines.some((l) => l.includes("▶ planner::plan::llm_call")))
     assert.strictEqual(resultLine(resumed.lines), resultLine(reference.lines))
-    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, "stopped.json"), "utf8")).status, "completed")
+    assert.deepStrictEqual([journal(dir, "stopped").at(-1)!._tag, journal(dir, "stopped").at(-1)!.status], ["RunFinished", "completed"])
 
     // list and show
     const list = await runCli(["list", "--state-dir", dir])
@@ -90,7 +106,7 @@ describe("agent-interrupt (child processes)", () => {
     assert.isNotNull(match, summary)
     assert.strictEqual(match![1], match![2]) // everything completed before the stop is recovered, not redone
     assert.strictEqual(Number(match![1]) + Number(match![3]), 6) // plan, 3 searches, summary, planner
-    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, "tour.json"), "utf8")).status, "completed")
+    assert.strictEqual(journal(dir, "tour").at(-1)!.status, "completed")
   }, 30_000)
 
   it("SIGTERM interrupts with system_shutdown and drains the running handlers", async () => {

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { loadFromDir } from "../utils/journal.ts"
 import { runCli } from "../utils/cli.ts"
 
 const TOKEN = "serve-process-token-0123456789"
@@ -40,9 +41,9 @@ describe("agent-interrupt serve (child process)", () => {
     assert.isUndefined(failure)
     assert.strictEqual(result.code, 0, result.stderr)
     assert.include(result.stdout, "SIGINT: shutting down; interrupting running executions (system_shutdown)")
-    const snapshot = JSON.parse(fs.readFileSync(path.join(dir, `${executionId}.json`), "utf8"))
+    const snapshot = await loadFromDir(dir, executionId)
     assert.strictEqual(snapshot.status, "interrupted")
-    assert.strictEqual(snapshot.metadata.interrupt.reason, "system_shutdown")
+    assert.strictEqual(snapshot.metadata.interrupt?.reason, "system_shutdown")
     assert.strictEqual(snapshot.metadata.workflow, "research")
   }, 60_000)
 })

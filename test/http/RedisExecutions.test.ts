@@ -12,6 +12,7 @@ import { AlreadyInterrupted, ExecutionInfo, ExecutionStarted, InterruptAccepted 
 import * as RedisExecutions from "../../src/http/RedisExecutions.ts"
 import * as Server from "../../src/http/Server.ts"
 import { type BusEvent, CheckpointStore, StopPolicy, Workflow } from "../../src/index.ts"
+import * as RedisStore from "../../src/redis/RedisStore.ts"
 import * as Registry from "../../src/redis/Registry.ts"
 import * as RedisWorker from "../../src/redis/RedisWorker.ts"
 import * as RemoteInterrupt from "../../src/redis/RemoteInterrupt.ts"
@@ -64,7 +65,7 @@ const apiOn = <E>(redis: Layer.Layer<Redis.Redis | RedisServer, E>) => Server.la
     worker: { heartbeatInterval: "100 millis" },
     followInterval: "200 millis"
   })),
-  Layer.provideMerge(CheckpointStore.layerRedis()),
+  Layer.provideMerge(RedisStore.layerRedis()),
   Layer.provideMerge(redis),
   Layer.provide(capture.layer)
 )

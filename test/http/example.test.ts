@@ -32,6 +32,6 @@ describe("examples/server.ts", () => {
       const info = yield* call("GET", `/api/executions/${id}`)
       assert.strictEqual(info.body["status"], "interrupted")
       assert.strictEqual((info.body["interrupt"] as { triggeredBy: string }).triggeredBy, "ops")
-      assert.isTrue(fs.existsSync(path.join(dir, `${id}.json`)))
+      assert.isTrue(fs.existsSync(path.join(dir, `${id}.journal`)))
     })))
 })

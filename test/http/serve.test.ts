@@ -7,14 +7,15 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Fiber, Queue, Schema } from "effect"
 import { Command } from "effect/cli"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { type AddressInfo, createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
+import { loadFromDir } from "../utils/journal.ts"
 import { join } from "node:path"
 import { ListenFailed, makeServe } from "../../src/cli/serve.ts"
 import { Signals } from "../../src/cli/runMain.ts"
 import { ExecutionStarted } from "../../src/http/Executions.ts"
-import { StateSnapshotJson, StopPolicy } from "../../src/index.ts"
+import { StopPolicy } from "../../src/index.ts"
 import { freshGate, startServe, testWorkflows } from "./utils.ts"
 
 const TOKEN = "serve-token-0123456789abcdef"
@@ -60,7 +61,7 @@ describe("serve", () => {
       assert.include(lines, "Stopped 1 running execution(s); server closed.")
       // the audit line of the start, as logfmt
       assert.isTrue(lines.some((l) => l.includes("audit=start") && l.includes(`executionId=${id}`) && l.includes("caller=operator")))
-      const snapshot = Schema.decodeUnknownSync(StateSnapshotJson)(readFileSync(join(stateDir, `${id}.json`), "utf8"))
+      const snapshot = yield* Effect.promise(() => loadFromDir(stateDir, id))
       assert.strictEqual(snapshot.status, "interrupted")
       assert.strictEqual(snapshot.metadata.interrupt?.reason, "system_shutdown")
       assert.strictEqual(snapshot.metadata.interrupt?.triggeredBy, "server")

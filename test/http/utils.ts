@@ -24,12 +24,12 @@ import {
   type BusEvent,
   BusEventJson,
   CheckpointStore,
-  Research,
   runEvent,
   StopPolicy,
   Workflow
 } from "../../src/index.ts"
 import { Signals } from "../../src/cli/runMain.ts"
+import { Research } from "../../src/demo/index.ts"
 import { makeServe } from "../../src/cli/serve.ts"
 import * as Executions from "../../src/http/Executions.ts"
 import * as Server from "../../src/http/Server.ts"

@@ -1,11 +1,11 @@
 import { afterAll, assert, layer } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
-import { CheckpointStore } from "../../src/index.ts"
+import { Context, Effect, Exit, Layer, Option, Schema, Scope } from "effect"
+import { CheckpointStore, JournalRecordJson } from "../../src/index.ts"
 import * as Keys from "../../src/redis/Keys.ts"
 import * as RedisStore from "../../src/redis/RedisStore.ts"
 import { suite } from "../CheckpointStoreTest.ts"
-import { makeSnapshot } from "../utils/snapshots.ts"
 import { RedisServer, testLayer } from "../utils/redisServer.ts"
+import { makeRecords } from "../utils/snapshots.ts"
 import { send } from "./helpers.ts"
 
 // One server and connection for the whole file: the contract suite provides its layer per test, so
@@ -15,52 +15,67 @@ const scope = Effect.runSync(Scope.make())
 const context = await Effect.runPromise(Layer.buildWithScope(storeLayer, scope))
 afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 const shared = Layer.succeedContext(context)
+const keysOf = () => Keys.make(Context.get(context, RedisServer).prefix)
 
 suite("redis", shared, {
   prefix: "redis-",
-  plant: (stateId, text) =>
+  plantJournal: (stateId, lines) =>
     Effect.gen(function*() {
-      const k = Keys.make(Context.get(context, RedisServer).prefix)
+      const k = keysOf()
+      yield* send("DEL", k.journal(stateId), k.snapshot(stateId))
+      for (const line of lines) yield* send("XADD", k.journal(stateId), "*", "r", line)
+      yield* send("ZADD", k.executions, "1", stateId)
+    }).pipe(Effect.provideContext(context)),
+  plantLegacy: (stateId, text) =>
+    Effect.gen(function*() {
+      const k = keysOf()
       yield* send("SET", k.checkpoint(stateId), text)
       yield* send("SADD", k.checkpoints, stateId)
     }).pipe(Effect.provideContext(context))
 })
 
+const encode = Schema.encodeSync(JournalRecordJson)
+
 layer(shared, { excludeTestServices: true, timeout: "30 seconds" })("RedisStore", (it) => {
-  it.effect("one JSON document per state id under {prefix}checkpoint:{id}, indexed in {prefix}checkpoints", () =>
+  it.effect("one Stream per execution, one record per entry; its keys share the hash tag {stateId}", () =>
     Effect.gen(function*() {
       const store = yield* CheckpointStore
-      const server = yield* RedisServer
-      const k = Keys.make(server.prefix)
-      yield* store.save(makeSnapshot("doc-1"))
-      const text = yield* send<string>("GET", k.checkpoint("doc-1"))
-      assert.strictEqual(JSON.parse(text).stateId, "doc-1")
-      assert.isTrue((yield* send<ReadonlyArray<string>>("SMEMBERS", k.checkpoints)).includes("doc-1"))
-      assert.strictEqual(store.location, `redis:${server.prefix}checkpoint:`)
-      // a document that expired or was deleted behind the store's back leaves the index on list
-      yield* send("DEL", k.checkpoint("doc-1"))
-      assert.isFalse((yield* store.list).some((r) => r.stateId === "doc-1"))
-      assert.isFalse((yield* send<ReadonlyArray<string>>("SMEMBERS", k.checkpoints)).includes("doc-1"))
-      assert.isTrue(Option.isNone(yield* store.load("doc-1")))
+      const k = keysOf()
+      const records = makeRecords("doc-1")
+      yield* store.append("doc-1", records)
+      assert.strictEqual(k.journal("doc-1"), `${k.prefix}{doc-1}:journal`)
+      assert.strictEqual(k.lease("doc-1"), `${k.prefix}{doc-1}:lease`)
+      const entries = yield* send<ReadonlyArray<[string, ReadonlyArray<string>]>>("XRANGE", k.journal("doc-1"), "-", "+")
+      assert.deepStrictEqual(entries.map(([, fields]) => fields), records.map((r) => ["r", encode(r)]))
+      assert.isNotNull(yield* send<string | null>("ZSCORE", k.executions, "doc-1"))
+      // compaction: a snapshot key, the stream trimmed of what it covers
+      yield* store.compact("doc-1")
+      assert.strictEqual(yield* send<number>("XLEN", k.journal("doc-1")), 0)
+      const snapshot = yield* send<string>("GET", k.snapshot("doc-1"))
+      assert.match(snapshot, /^\d+-\d+ \{"_tag":"Snapshot"/)
+      assert.strictEqual(Option.getOrThrow(yield* store.load("doc-1")).completed.length, 3)
+      yield* store.delete("doc-1")
+      assert.strictEqual(yield* send<number>("EXISTS", k.journal("doc-1"), k.snapshot("doc-1")), 0)
+      assert.isNull(yield* send<string | null>("ZSCORE", k.executions, "doc-1"))
     }))
 
-  it.effect("with a ttl, a checkpoint expires", () =>
+  it.effect("a lease is a key with a TTL, renewed while held and deleted on release", () =>
     Effect.gen(function*() {
-      const server = yield* RedisServer
-      const store = yield* Effect.provide(
-        Effect.flatMap(CheckpointStore, Effect.succeed),
-        RedisStore.layerRedis({ ttl: "1 hour" })
-      )
-      yield* store.save(makeSnapshot("ttl-1"))
-      const ttl = yield* send<number>("PTTL", Keys.make(server.prefix).checkpoint("ttl-1"))
-      assert.isAbove(ttl, 3_500_000)
-      assert.isAtMost(ttl, 3_600_000)
+      const k = keysOf()
+      const store = yield* Effect.provide(CheckpointStore, RedisStore.layerRedis({ leaseTtl: "2 seconds" }))
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* store.acquire("lease-1", { owner: "w1" })
+        assert.strictEqual(yield* send<string>("GET", k.lease("lease-1")), "w1")
+        const ttl = yield* send<number>("PTTL", k.lease("lease-1"))
+        assert.isAbove(ttl, 0)
+        assert.isAtMost(ttl, 2000)
+      }))
+      assert.isNull(yield* send<string | null>("GET", k.lease("lease-1")))
     }))
 
-  it.effect("Redis being unreachable is an io error naming the key", () =>
+  it.effect("Redis being unreachable is an io error", () =>
     Effect.gen(function*() {
       const { layer: connect } = yield* Effect.promise(() => import("../../src/redis/RedisConnection.ts"))
-      // a port nobody listens on: building the connection fails, so use a store whose calls fail
       const exit = yield* Effect.exit(
         Effect.scoped(Layer.build(RedisStore.layerRedis().pipe(Layer.provide(connect({ url: "redis://127.0.0.1:1" })))))
       )

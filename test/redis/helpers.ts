@@ -8,8 +8,7 @@ import {
   Actor,
   type BusEvent,
   checkInterrupt,
-  type EventBus,
-  type ExecutionState,
+  type Execution,
   type LogEvent,
   Run,
   runEvent
@@ -77,7 +76,7 @@ export const counting = (millis = 0) => {
  */
 export const startWorker = <A, E>(
   stateId: string,
-  program: Effect.Effect<A, E, ExecutionState | EventBus>,
+  program: Effect.Effect<A, E, Execution>,
   options: RedisWorker.WorkerOptions = {}
 ) =>
   Effect.gen(function*() {

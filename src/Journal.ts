@@ -1,0 +1,816 @@
+/**
+ * The journal of an execution: the append-only record of its progress, and the per-execution
+ * service that writes it.
+ *
+ * This module holds the journal's records (Schema tagged structs: `RunStarted`, `StepCompleted`,
+ * `StepInterrupted`, `StorageSet`, `StorageDeleted`, `RunInterrupted`, `RunFinished` and the
+ * compacted `Snapshot`), the `StateSnapshot` they fold into, the durability modes, and the `Journal`
+ * service: the occurrence counter, the key/value storage, the steps a resume replays, and a writer
+ * that hands records to a store (`sync`: before anyone sees the step; `async`: in order in the
+ * background; `exit`: once at the end), retrying in order with backoff while the store is away.
+ *
+ * Nothing here knows where records go: a store (`CheckpointStore`, one layer up) provides the sink.
+ *
+ * @since 0.2.0
+ */
+import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
+import { ActorKind, EventBus } from "./EventBus.ts"
+import { errorMessage } from "./internal/text.ts"
+import { isoOf } from "./internal/time.ts"
+import { InterruptSignal, IsoTimestamp, RunStatus, StateId } from "./Interrupt.ts"
+
+// -----------------------------------------------------------------------------
+// Durability
+// -----------------------------------------------------------------------------
+
+/**
+ * When a journal record reaches the store (as LangGraph's `durability`):
+ *
+ * - `sync`: a step's record is stored before its `completed` event is published and before its
+ *   caller gets the value — a `completed` anyone has seen is on disk (or in Redis).
+ * - `async`: records are stored in order in the background; the end of the run waits for them.
+ * - `exit`: records are stored once, when the run ends (a crash loses the attempt's steps).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const Durability = Schema.Literals(["sync", "async", "exit"])
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export type Durability = typeof Durability.Type
+
+// -----------------------------------------------------------------------------
+// Records
+// -----------------------------------------------------------------------------
+
+const Millis = Schema.Number.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+const Positive = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))
+
+/**
+ * An attempt began: the first run (attempt 1) or a resume (2, 3, ...). The first one names the
+ * workflow and its input, so a resume knows what to run.
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const RunStarted = Schema.TaggedStruct("RunStarted", {
+  stateId: StateId,
+  attempt: Positive,
+  timestamp: IsoTimestamp,
+  workflow: Schema.optionalKey(Schema.String),
+  input: Schema.optionalKey(Schema.Json),
+  owner: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface RunStarted extends Schema.Schema.Type<typeof RunStarted> {}
+
+/**
+ * A step (an actor call) completed: its address and occurrence (what a resume matches on), its
+ * idempotency key and its JSON result (what a resume returns instead of running it again).
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const StepCompleted = Schema.TaggedStruct("StepCompleted", {
+  address: Schema.String,
+  occurrence: Positive,
+  actor: Schema.String,
+  kind: ActorKind,
+  attempt: Positive,
+  idempotencyKey: Schema.String,
+  timestamp: IsoTimestamp,
+  executionTime: Schema.optionalKey(Millis),
+  result: Schema.Json,
+  detail: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface StepCompleted extends Schema.Schema.Type<typeof StepCompleted> {}
+
+/**
+ * A step was interrupted after its stream had produced output: what it had produced.
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const StepInterrupted = Schema.TaggedStruct("StepInterrupted", {
+  address: Schema.String,
+  occurrence: Positive,
+  actor: Schema.String,
+  kind: ActorKind,
+  attempt: Positive,
+  timestamp: IsoTimestamp,
+  partialOutput: Schema.Json
+})
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface StepInterrupted extends Schema.Schema.Type<typeof StepInterrupted> {}
+
+/**
+ * A key of the execution's storage was set.
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const StorageSet = Schema.TaggedStruct("StorageSet", { key: Schema.String, value: Schema.Json })
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface StorageSet extends Schema.Schema.Type<typeof StorageSet> {}
+
+/**
+ * A key of the execution's storage was deleted.
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const StorageDeleted = Schema.TaggedStruct("StorageDeleted", { key: Schema.String })
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface StorageDeleted extends Schema.Schema.Type<typeof StorageDeleted> {}
+
+/**
+ * The attempt was interrupted, by this signal (recorded the moment it happened).
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const RunInterrupted = Schema.TaggedStruct("RunInterrupted", {
+  signal: InterruptSignal,
+  timestamp: IsoTimestamp
+})
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface RunInterrupted extends Schema.Schema.Type<typeof RunInterrupted> {}
+
+/**
+ * The attempt ended: always the last record of an attempt that ended in its own process.
+ * `resumable: false` when it was interrupted by a signal that asked for no checkpoint.
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const RunFinished = Schema.TaggedStruct("RunFinished", {
+  status: Schema.Literals(["completed", "failed", "interrupted"]),
+  timestamp: IsoTimestamp,
+  error: Schema.optionalKey(Schema.String),
+  result: Schema.optionalKey(Schema.Json),
+  resumable: Schema.optionalKey(Schema.Boolean)
+})
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface RunFinished extends Schema.Schema.Type<typeof RunFinished> {}
+
+// -----------------------------------------------------------------------------
+// Snapshot
+// -----------------------------------------------------------------------------
+
+/**
+ * The snapshot format this version writes (1 was the whole-document checkpoint of 0.1, still read).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const SNAPSHOT_VERSION = 2
+
+/**
+ * What a snapshot says about its run: the workflow and its input, the last interrupt, the error of
+ * a failed run, the result of a completed one.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const SnapshotMetadata = Schema.Struct({
+  workflow: Schema.optionalKey(Schema.String),
+  input: Schema.optionalKey(Schema.Json),
+  interrupt: Schema.optionalKey(InterruptSignal),
+  error: Schema.optionalKey(Schema.String),
+  result: Schema.optionalKey(Schema.Json),
+  eventsDropped: Schema.optionalKey(Schema.Int)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SnapshotMetadata extends Schema.Schema.Type<typeof SnapshotMetadata> {}
+
+const emptyRecord = Effect.succeed({})
+const emptyArray = Effect.succeed([])
+const one = Effect.succeed(1)
+const yes = Effect.succeed(true)
+
+/**
+ * An execution's state as its journal says: the fold of its records, and what a compaction writes.
+ *
+ * **Details**
+ *
+ * - `status`: `running` while an attempt is under way (or its process died: see `lost` in
+ *   `RunStatus`), `cancelling` once it was interrupted, then `interrupted`, `completed` or `failed`.
+ * - `attempts`: 1, plus one per resume.
+ * - `completed`: every completed step of every attempt, replayed by address + occurrence.
+ * - `partialOutputs`: what interrupted streams had produced, by `address#occurrence`.
+ * - `storage`: the execution's key/value storage.
+ * - `resumable`: `false` once an interrupt asked for no checkpoint (`saveCheckpoint: false`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class StateSnapshot extends Schema.Class<StateSnapshot>("agent-interrupt/StateSnapshot")({
+  version: Schema.Int,
+  stateId: StateId,
+  createdAt: IsoTimestamp,
+  updatedAt: IsoTimestamp,
+  status: RunStatus,
+  attempts: Schema.Int.pipe(Schema.withDecodingDefaultKey(one)),
+  metadata: SnapshotMetadata,
+  completed: Schema.Array(StepCompleted).pipe(Schema.withDecodingDefaultKey(emptyArray)),
+  partialOutputs: Schema.Record(Schema.String, Schema.Json).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
+  storage: Schema.Record(Schema.String, Schema.Json).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
+  resumable: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(yes))
+}) {}
+
+/**
+ * `StateSnapshot` as a JSON document.
+ *
+ * @category codecs
+ * @since 0.1.0
+ */
+export const StateSnapshotJson = Schema.fromJsonString(StateSnapshot)
+
+/**
+ * A compaction: every record before it, folded into one snapshot.
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const Snapshot = Schema.TaggedStruct("Snapshot", { snapshot: StateSnapshot })
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface Snapshot extends Schema.Schema.Type<typeof Snapshot> {}
+
+/**
+ * Every journal record.
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const JournalRecord = Schema.Union([
+  RunStarted,
+  StepCompleted,
+  StepInterrupted,
+  StorageSet,
+  StorageDeleted,
+  RunInterrupted,
+  RunFinished,
+  Snapshot
+])
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export type JournalRecord = typeof JournalRecord.Type
+
+/**
+ * One journal record as one JSON line (the file store's NDJSON, Redis Stream entries).
+ *
+ * @category codecs
+ * @since 0.2.0
+ */
+export const JournalRecordJson = Schema.fromJsonString(JournalRecord)
+
+const decodeRecord = Schema.decodeUnknownExit(JournalRecord)
+
+/**
+ * Encodes one record as one line of JSON (no newline).
+ *
+ * **Details**
+ *
+ * A record's type and its JSON form are the same shape (no field is transformed), and records are
+ * built by this library from typed values, so encoding is `JSON.stringify`: its cost is the size of
+ * the record. Reading validates every line with the Schema.
+ *
+ * @category codecs
+ * @since 0.2.0
+ */
+export const encodeRecord = (record: JournalRecord): string => JSON.stringify(record)
+
+/**
+ * Decodes one parsed JSON value as a record; the error says what is wrong.
+ *
+ * @category codecs
+ * @since 0.2.0
+ */
+export const decodeRecordValue = (value: unknown): { readonly record: JournalRecord } | { readonly error: string } => {
+  const exit = decodeRecord(value)
+  if (exit._tag === "Success") return { record: exit.value }
+  const error = Cause.findErrorOption(exit.cause)
+  return { error: Option.isSome(error) ? error.value.message : Cause.pretty(exit.cause) }
+}
+
+/**
+ * The key a step is replayed by: `address#occurrence`.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
+export const stepKey = (step: { readonly address: string; readonly occurrence: number }): string =>
+  `${step.address}#${step.occurrence}`
+
+/**
+ * Folds records into the state they describe, starting from `initial` (the state of an earlier part
+ * of the journal) when given. A `Snapshot` record replaces everything before it.
+ *
+ * @category folds
+ * @since 0.2.0
+ */
+export const fold = (
+  stateId: string,
+  records: Iterable<JournalRecord>,
+  initial?: StateSnapshot | undefined
+): StateSnapshot => {
+  let createdAt = initial?.createdAt
+  let updatedAt = initial?.updatedAt
+  let status: RunStatus = initial?.status ?? "running"
+  let attempts = initial?.attempts ?? 0
+  let metadata: { -readonly [K in keyof SnapshotMetadata]: SnapshotMetadata[K] } = { ...initial?.metadata }
+  let completed = new Map<string, StepCompleted>()
+  let partialOutputs: Record<string, Schema.Json> = { ...initial?.partialOutputs }
+  let storage: Record<string, Schema.Json> = { ...initial?.storage }
+  let resumable = initial?.resumable ?? true
+  for (const step of initial?.completed ?? []) completed.set(stepKey(step), step)
+  for (const record of records) {
+    switch (record._tag) {
+      case "Snapshot": {
+        const s = record.snapshot
+        createdAt = s.createdAt
+        updatedAt = s.updatedAt
+        status = s.status
+        attempts = s.attempts
+        metadata = { ...s.metadata }
+        completed = new Map(s.completed.map((step) => [stepKey(step), step]))
+        partialOutputs = { ...s.partialOutputs }
+        storage = { ...s.storage }
+        resumable = s.resumable
+        break
+      }
+      case "RunStarted": {
+        createdAt ??= record.timestamp
+        updatedAt = record.timestamp
+        status = "running"
+        attempts = Math.max(attempts, record.attempt)
+        resumable = true
+        if (record.workflow !== undefined) metadata.workflow = record.workflow
+        if (record.input !== undefined) metadata.input = record.input
+        delete metadata.interrupt
+        delete metadata.error
+        delete metadata.result
+        break
+      }
+      case "StepCompleted": {
+        completed.set(stepKey(record), record)
+        updatedAt = record.timestamp
+        break
+      }
+      case "StepInterrupted": {
+        partialOutputs[stepKey(record)] = record.partialOutput
+        updatedAt = record.timestamp
+        break
+      }
+      case "StorageSet": {
+        storage[record.key] = record.value
+        break
+      }
+      case "StorageDeleted": {
+        delete storage[record.key]
+        break
+      }
+      case "RunInterrupted": {
+        status = "cancelling"
+        metadata.interrupt = record.signal
+        updatedAt = record.timestamp
+        break
+      }
+      case "RunFinished": {
+        status = record.status
+        updatedAt = record.timestamp
+        if (record.error !== undefined) metadata.error = record.error
+        if (record.result !== undefined) metadata.result = record.result
+        if (record.resumable === false) resumable = false
+        break
+      }
+    }
+  }
+  const epoch = isoOf(0)
+  return new StateSnapshot({
+    version: SNAPSHOT_VERSION,
+    stateId,
+    createdAt: createdAt ?? updatedAt ?? epoch,
+    updatedAt: updatedAt ?? createdAt ?? epoch,
+    status,
+    attempts: Math.max(1, attempts),
+    metadata,
+    completed: Array.from(completed.values()),
+    partialOutputs,
+    storage,
+    resumable
+  }, { disableChecks: true })
+}
+
+// -----------------------------------------------------------------------------
+// Service
+// -----------------------------------------------------------------------------
+
+/**
+ * The key/value storage of an execution (the seed's store): JSON values that are journaled and come
+ * back on resume.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ExecutionStorage {
+  readonly get: (key: string) => Effect.Effect<Option.Option<Schema.Json>>
+  /** Sets a key; journaled per the durability mode (with `sync`, stored before this returns). */
+  readonly set: (key: string, value: Schema.Json) => Effect.Effect<void>
+  /** Deletes a key; journaled like `set`. */
+  readonly delete: (key: string) => Effect.Effect<void>
+  readonly entries: Effect.Effect<Readonly<Record<string, Schema.Json>>>
+}
+
+/**
+ * Whether everything journaled so far reached the store: `saved`, or not, with the reason (the store
+ * was away until the deadline, or there is no store).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type FlushResult =
+  | { readonly _tag: "Saved" }
+  | { readonly _tag: "NotSaved"; readonly detail: string }
+
+/**
+ * Where a journal's records go: a store's `append` for one execution. Failures are retried by the
+ * journal, in order, with backoff.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type JournalSink = (records: ReadonlyArray<JournalRecord>) => Effect.Effect<void, unknown>
+
+/**
+ * Options of {@link Journal.layerWith} / {@link make}.
+ *
+ * **Details**
+ *
+ * - `stateId`: the execution's id (required).
+ * - `durability`: `sync` (default), `async` or `exit`; see {@link Durability}.
+ * - `sink`: where records go (a store's append); without one the journal lives in memory only.
+ * - `restore`: the state of earlier attempts (a resume), whose completed steps are replayed.
+ * - `bufferSize`: how many records may wait for an unavailable store before appends wait for room
+ *   (default 10,000). Nothing is dropped.
+ * - `flushTimeout`: how long `flush` waits for an unavailable store (default 10 seconds).
+ *
+ * @category options
+ * @since 0.2.0
+ */
+export interface JournalOptions {
+  readonly stateId: string
+  readonly durability?: Durability | undefined
+  readonly sink?: JournalSink | undefined
+  readonly restore?: StateSnapshot | undefined
+  readonly bufferSize?: number | undefined
+  readonly flushTimeout?: Duration.Input | undefined
+}
+
+/**
+ * The journal of one execution.
+ *
+ * @category services
+ * @since 0.2.0
+ */
+export class Journal extends Context.Service<Journal, {
+  /** The execution's id. */
+  readonly stateId: string
+  /** When records reach the store. */
+  readonly durability: Durability
+  /** Whether records go to a store at all. */
+  readonly persistent: boolean
+  /**
+   * Counts a call at `key` (an event address) and returns its occurrence: 1 for the first call, 2 for
+   * the second... The same program makes the same calls, so occurrences are stable across a resume.
+   */
+  readonly nextOccurrence: (key: string) => number
+  /** The step an earlier attempt completed at `address` + `occurrence` (what a resume replays). */
+  readonly restored: (address: string, occurrence: number) => StepCompleted | undefined
+  /** The execution's key/value storage. */
+  readonly storage: ExecutionStorage
+  /**
+   * Journals a record. With `sync` durability it succeeds once the store has it (or, while the store
+   * is away, once it is held in the buffer); otherwise at once. Never fails.
+   */
+  readonly append: (record: JournalRecord) => Effect.Effect<void>
+  /** Journals a record without waiting for the store, whatever the durability (keeps the order). */
+  readonly appendLater: (record: JournalRecord) => Effect.Effect<void>
+  /** Waits until everything journaled so far is in the store (up to `flushTimeout`). */
+  readonly flush: Effect.Effect<FlushResult>
+  /** This attempt's records, in order. */
+  readonly records: Effect.Effect<ReadonlyArray<JournalRecord>>
+  /** The state of the execution: earlier attempts plus this one's records. */
+  readonly snapshot: Effect.Effect<StateSnapshot>
+}>()("agent-interrupt/Journal") {
+  /**
+   * A journal in memory only (no store), for an execution built by hand or in tests.
+   */
+  static readonly layerMemory = (stateId: string): Layer.Layer<Journal, never, EventBus> =>
+    Layer.effect(Journal, make({ stateId }))
+
+  /**
+   * A journal with options.
+   */
+  static readonly layerWith = (options: JournalOptions): Layer.Layer<Journal, never, EventBus> =>
+    Layer.effect(Journal, make(options))
+}
+
+interface Pending {
+  readonly records: ReadonlyArray<JournalRecord>
+  /** Completed once the records are stored; `undefined` for records nobody waits for. */
+  readonly stored: Deferred.Deferred<void> | undefined
+  /** Whether the waiter may go on once the store is found away (a step), or must wait (a flush). */
+  readonly releaseWhenAway: boolean
+}
+
+const backoff = (failures: number) => Math.min(2_000, 50 * 2 ** Math.min(failures - 1, 6))
+
+/**
+ * Builds an execution's journal. With a sink (and not `exit`), a writer fiber lives in the scope.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const make = Effect.fnUntraced(function*(
+  options: JournalOptions
+): Effect.fn.Return<Journal["Service"], never, EventBus | Scope.Scope> {
+  const stateId = options.stateId
+  const durability = options.durability ?? "sync"
+  const sink = options.sink
+  const bufferSize = Math.max(1, options.bufferSize ?? 10_000)
+  const flushTimeout = Duration.fromInputUnsafe(options.flushTimeout ?? "10 seconds")
+  const bus = yield* EventBus
+  const restore = options.restore
+
+  const restoredSteps = new Map<string, StepCompleted>()
+  for (const step of restore?.completed ?? []) restoredSteps.set(stepKey(step), step)
+  const occurrences = new Map<string, number>()
+  const nextOccurrence = (key: string): number => {
+    const n = (occurrences.get(key) ?? 0) + 1
+    occurrences.set(key, n)
+    return n
+  }
+
+  const records: Array<JournalRecord> = []
+
+  // --- the writer ------------------------------------------------------------------
+  //
+  // Group commit without a writer fiber: the first appender to find the store idle becomes the
+  // writer and writes everything queued (its own record and those that arrived meanwhile) until the
+  // queue is empty; the others wait for their record to be stored. While the store is away, a
+  // background fiber retries in order with backoff, and appenders go on (up to the buffer).
+
+  const queue: Array<Pending> = []
+  // records queued or being written and not yet stored
+  let unstored = 0
+  let writing = false
+  // set while the store fails
+  let away: string | undefined
+  let room = yield* Deferred.make<void>()
+  const scope = yield* Effect.scope
+
+  const log = (level: "warning" | "info", message: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.andThen(
+        (level === "warning" ? Effect.logWarning(message) : Effect.logInfo(message)).pipe(
+          Effect.annotateLogs({ module: "agent-interrupt/Journal", stateId })
+        ),
+        bus.publish({ _tag: "LogEvent", stateId, level, message, timestamp: isoOf(now) })
+      ))
+
+  // Writes the queue until it is empty (the caller holds `writing`); `true` when it all went in.
+  const drainOnce = (store: JournalSink): Effect.Effect<boolean> =>
+    Effect.gen(function*() {
+      while (queue.length > 0) {
+        const batch = queue.splice(0)
+        const flat = batch.length === 1 ? batch[0]!.records : batch.flatMap((p) => p.records)
+        const exit = yield* Effect.exit(flat.length === 0 ? Effect.void : store(flat))
+        if (exit._tag === "Failure") {
+          queue.unshift(...batch)
+          const detail = errorMessage(Cause.squash(exit.cause))
+          if (away === undefined) {
+            away = detail
+            room = yield* Deferred.make<void>()
+            yield* log(
+              "warning",
+              `Checkpoint store unavailable (${detail}): ${unstored} record(s) held in memory (up to ${bufferSize}), ` +
+                "retrying in order; the run goes on"
+            )
+          }
+          away = detail
+          // steps go on while the store is away; flushes keep waiting for the real thing
+          for (const p of queue) if (p.stored !== undefined && p.releaseWhenAway) yield* Deferred.succeed(p.stored, undefined)
+          return false
+        }
+        unstored -= flat.length
+        for (const p of batch) if (p.stored !== undefined) yield* Deferred.succeed(p.stored, undefined)
+      }
+      return true
+    })
+
+  // While the store is away: retry with backoff until the queue is written, then hand back.
+  const retry = (store: JournalSink): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      for (let failures = 1;; failures++) {
+        yield* Effect.sleep(backoff(failures))
+        if (yield* drainOnce(store)) break
+      }
+      const wasAway = away !== undefined
+      away = undefined
+      writing = false
+      yield* Deferred.succeed(room, undefined)
+      if (wasAway) yield* log("info", "Checkpoint store is back: the held records are saved")
+    })
+
+  // Writes the queue as the current writer; on failure, leaves the rest to the retrying fiber.
+  const lead = (store: JournalSink): Effect.Effect<void> =>
+    Effect.uninterruptible(Effect.flatMap(drainOnce(store), (done) => {
+      if (done) {
+        writing = false
+        return Effect.void
+      }
+      return Effect.asVoid(Effect.forkIn(retry(store), scope))
+    }))
+
+  // While the store is away, nothing beyond the buffer is taken in: the appender waits for room.
+  const waitForRoom: Effect.Effect<void> = Effect.suspend(() =>
+    away !== undefined && unstored >= bufferSize ? Effect.andThen(Deferred.await(room), waitForRoom) : Effect.void
+  )
+
+  const enqueue = (pending: Pending) => {
+    unstored += pending.records.length
+    queue.push(pending)
+  }
+
+  // Starts a writer in the background if none is writing (async appends, appendUnsafe).
+  const kick = (store: JournalSink): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (writing) return Effect.void
+      writing = true
+      return Effect.asVoid(Effect.forkIn(lead(store), scope, { startImmediately: true }))
+    })
+
+  const appendLater = (record: JournalRecord): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      records.push(record)
+      if (sink === undefined || durability === "exit") return Effect.void
+      enqueue({ records: [record], stored: undefined, releaseWhenAway: true })
+      return kick(sink)
+    })
+
+  const append = (record: JournalRecord): Effect.Effect<void> => {
+    if (sink === undefined || durability === "exit") {
+      return Effect.sync(() => void records.push(record))
+    }
+    const store = sink
+    return Effect.andThen(
+      waitForRoom,
+      Effect.suspend(() => {
+        records.push(record)
+        if (durability === "async" || away !== undefined) {
+          enqueue({ records: [record], stored: undefined, releaseWhenAway: true })
+          return kick(store)
+        }
+        if (!writing) {
+          // the store is idle: this appender writes, and returns once its record is stored
+          writing = true
+          enqueue({ records: [record], stored: undefined, releaseWhenAway: true })
+          return lead(store)
+        }
+        return Effect.flatMap(Deferred.make<void>(), (stored) => {
+          enqueue({ records: [record], stored, releaseWhenAway: true })
+          return Deferred.await(stored)
+        })
+      })
+    )
+  }
+
+  let exitWritten = 0
+  const flush: Effect.Effect<FlushResult> = Effect.suspend((): Effect.Effect<FlushResult> => {
+    if (sink === undefined) return Effect.succeed({ _tag: "NotSaved", detail: "no checkpoint store" })
+    if (durability === "exit") {
+      // everything of the attempt at once, retried until the deadline
+      const rest = records.slice(exitWritten)
+      if (rest.length === 0) return Effect.succeed({ _tag: "Saved" })
+      let failures = 0
+      let last = ""
+      const attempt: Effect.Effect<FlushResult> = Effect.matchEffect(sink(rest), {
+        onSuccess: () => Effect.sync((): FlushResult => (exitWritten += rest.length, { _tag: "Saved" })),
+        onFailure: (error) => {
+          failures++
+          last = errorMessage(error)
+          return Effect.andThen(Effect.sleep(backoff(failures)), attempt)
+        }
+      })
+      return attempt.pipe(
+        Effect.timeoutOption(flushTimeout),
+        Effect.map((result) => Option.getOrElse(result, (): FlushResult => ({ _tag: "NotSaved", detail: last })))
+      )
+    }
+    const store = sink
+    return Effect.gen(function*() {
+      const stored = yield* Deferred.make<void>()
+      enqueue({ records: [], stored, releaseWhenAway: false })
+      yield* kick(store)
+      const done = yield* Deferred.await(stored).pipe(Effect.timeoutOption(flushTimeout))
+      return Option.isSome(done)
+        ? { _tag: "Saved" as const }
+        : { _tag: "NotSaved" as const, detail: away ?? `the store did not answer within ${Duration.format(flushTimeout)}` }
+    })
+  })
+
+  // --- storage -----------------------------------------------------------------------
+
+  const store = new Map<string, Schema.Json>(Object.entries(restore?.storage ?? {}))
+  const storage: ExecutionStorage = {
+    get: (key) => Effect.sync(() => Option.fromUndefinedOr(store.get(key))),
+    set: (key, value) =>
+      Effect.andThen(Effect.sync(() => void store.set(key, value)), append({ _tag: "StorageSet", key, value })),
+    delete: (key) =>
+      Effect.suspend(() =>
+        store.delete(key) ? append({ _tag: "StorageDeleted", key }) : Effect.void
+      ),
+    entries: Effect.sync(() => Object.fromEntries(store))
+  }
+
+  return Journal.of({
+    stateId,
+    durability,
+    persistent: sink !== undefined,
+    nextOccurrence,
+    restored: (address, occurrence) => restoredSteps.get(`${address}#${occurrence}`),
+    storage,
+    append,
+    appendLater,
+    flush,
+    records: Effect.sync(() => records.slice()),
+    snapshot: Effect.sync(() => fold(stateId, records, restore))
+  })
+})
+
+// -----------------------------------------------------------------------------
+// Accessors
+// -----------------------------------------------------------------------------
+
+/**
+ * The key/value storage of the current execution.
+ *
+ * **Example** (Remember what an agent saw, across a resume)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { storage } from "agent-interrupt"
+ *
+ * const remember = Effect.flatMap(storage, (s) => s.set("visited", ["web", "news"]))
+ * ```
+ *
+ * @category accessors
+ * @since 0.2.0
+ */
+export const storage: Effect.Effect<ExecutionStorage, never, Journal> = Journal.use((journal) =>
+  Effect.succeed(journal.storage)
+)

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Fiber, Layer, PubSub, Ref, Schema, type Scope, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, PubSub, Ref, Schema, Scope, Stream } from "effect"
 import { makeRing } from "./internal/ring.ts"
 import { ExecutionStatus, InterruptEvent, InterruptSignal, IsoTimestamp } from "./Interrupt.ts"
 
@@ -189,12 +189,47 @@ export const ExecutionFinished = Schema.TaggedStruct("ExecutionFinished", {
 export interface ExecutionFinished extends Schema.Schema.Type<typeof ExecutionFinished> {}
 
 /**
+ * An attempt of a run began: the first run (attempt 1) or a resume, published by `Run.run` /
+ * `Run.resume` once the attempt is journaled. With `ExecutionFinished` it frames each attempt on the
+ * bus, so that a run's events alone say what it is (workflow, input, who started it, which attempt).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const ExecutionStarted = Schema.TaggedStruct("ExecutionStarted", {
+  stateId: Schema.String,
+  attempt: Count,
+  timestamp: IsoTimestamp,
+  workflow: Schema.optionalKey(Schema.String),
+  input: Schema.optionalKey(Schema.Json),
+  startedBy: Schema.optionalKey(Schema.String),
+  owner: Schema.optionalKey(Schema.String),
+  /** Steps completed by earlier attempts (replayed, not run again). */
+  recoverable: Schema.optionalKey(Count),
+  /** How many steps the workflow expects, when it says. */
+  expectedSteps: Schema.optionalKey(Count)
+})
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface ExecutionStarted extends Schema.Schema.Type<typeof ExecutionStarted> {}
+
+/**
  * Everything that goes on the bus.
  *
  * @category models
  * @since 0.1.0
  */
-export const BusEvent = Schema.Union([ExecutionEvent, GroupEvent, LogEvent, InterruptEvent, ExecutionFinished])
+export const BusEvent = Schema.Union([
+  ExecutionEvent,
+  GroupEvent,
+  LogEvent,
+  InterruptEvent,
+  ExecutionStarted,
+  ExecutionFinished
+])
 
 /**
  * @category models
@@ -240,8 +275,12 @@ export const isInterruptEvent = (event: BusEvent): event is InterruptEvent => ev
  *
  * - `historyLimit`: how many events `history` and `stream` retain (default 10,000); older ones are
  *   dropped, counted by `dropped`, and a warning is logged once.
- * - `drainTimeout`: how long a subscriber may take to handle the events still queued when its scope
- *   closes (default 1 second).
+ * - `drainTimeout`: how long subscribers may take to handle the events still queued when their
+ *   scope closes (default 1 second, for all of them together: they drain concurrently).
+ * - `startSequence`: the sequence number of the event before the first one (default 0): a run that
+ *   continues an earlier log numbers its events after it.
+ * - `observe`: told of every event synchronously, as it is published (a fold that must never lag
+ *   behind the bus, such as the control plane's view of a run). It must be cheap and never throw.
  *
  * @category options
  * @since 0.1.0
@@ -249,6 +288,8 @@ export const isInterruptEvent = (event: BusEvent): event is InterruptEvent => ev
 export interface EventBusOptions {
   readonly historyLimit?: number | undefined
   readonly drainTimeout?: number | undefined
+  readonly startSequence?: number | undefined
+  readonly observe?: ((entry: Sequenced) => void) | undefined
 }
 
 /**
@@ -276,7 +317,7 @@ export class EventBus extends Context.Service<EventBus, {
   /**
    * Runs `handler` for every event published from now on, in its own fiber that lives as long as the
    * scope. A handler that fails or dies is logged and dropped; events still queued when the scope
-   * closes are handled first (up to `drainTimeout`).
+   * closes are handled first — by all the scope's subscribers at once, up to `drainTimeout`.
    */
   readonly subscribe: <R>(
     handler: (event: BusEvent) => Effect.Effect<void, unknown, R>
@@ -313,17 +354,19 @@ export class EventBus extends Context.Service<EventBus, {
 export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
   const historyLimit = options.historyLimit ?? 10_000
   const drainTimeout = options.drainTimeout ?? 1_000
+  const observe = options.observe
   const pubsub = yield* PubSub.unbounded<Sequenced>()
   yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
   const ring = makeRing<Sequenced>(historyLimit)
   const subscribers = yield* Ref.make(0)
-  let sequence = 0
+  let sequence = options.startSequence ?? 0
   let warnedDrop = false
 
   const publish = (event: BusEvent): Effect.Effect<void> =>
     Effect.suspend(() => {
       const entry: Sequenced = { sequence: ++sequence, event }
       ring.push(entry)
+      if (observe !== undefined) observe(entry)
       PubSub.publishUnsafe(pubsub, entry)
       if (!warnedDrop && ring.dropped() > 0) {
         warnedDrop = true
@@ -339,16 +382,37 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
     () => Ref.update(subscribers, (n) => n - 1)
   )
 
-  // Subscribers still draining when the bus itself closes: the bus lets them finish first.
-  const drainers = new Set<Effect.Effect<void>>()
-  yield* Effect.addFinalizer(() => Effect.forEach(Array.from(drainers), (drain) => drain, { discard: true }))
+  // Subscribers are grouped by the scope they subscribed in: when that scope closes (or the bus
+  // itself), the group's subscribers handle what is still queued concurrently, under one deadline —
+  // so slow subscribers do not add up.
+  const groups = new Map<Scope.Scope, Set<Effect.Effect<void>>>()
+  const drainGroup = (group: Set<Effect.Effect<void>>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const drains = Array.from(group)
+      group.clear()
+      return Effect.forEach(drains, (drain) => drain, { concurrency: "unbounded", discard: true }).pipe(
+        Effect.timeoutOption(drainTimeout),
+        Effect.asVoid
+      )
+    })
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => {
+      const all = new Set(Array.from(groups.values()).flatMap((group) => Array.from(group)))
+      groups.clear()
+      return drainGroup(all)
+    })
+  )
 
   const subscribe = <R>(
     handler: (event: BusEvent) => Effect.Effect<void, unknown, R>
   ): Effect.Effect<void, never, Scope.Scope | R> =>
     Effect.gen(function*() {
       const context = yield* Effect.context<R>()
-      const subscription = yield* attach
+      const caller = yield* Effect.scope
+      // The subscription and its fiber live in their own scope, closed by the drain: never before
+      // the events still queued for it are handled.
+      const own = yield* Scope.make()
+      const subscription = yield* Scope.provide(attach, own)
       const handle = (entry: Sequenced): Effect.Effect<void, unknown> =>
         Effect.suspend(() => handler(entry.event)).pipe(
           Effect.provideContext(context),
@@ -360,26 +424,39 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
               )
           )
         )
-      const loop = Effect.forever(Effect.flatMap(PubSub.take(subscription), handle))
-      const fiber = yield* Effect.forkScoped(Effect.exit(loop), { startImmediately: true })
-      // On close: stop waiting, then handle what is still queued so no published event goes unseen.
-      let drained = false
-      const drain: Effect.Effect<void> = Effect.suspend(() => {
-        if (drained) return Effect.void
-        drained = true
-        drainers.delete(drain)
-        if (fiber.pollUnsafe() !== undefined) return Effect.void
-        return Effect.gen(function*() {
-          yield* Fiber.interrupt(fiber)
-          const rest = yield* PubSub.takeUpTo(subscription, Number.POSITIVE_INFINITY)
-          yield* Effect.forEach(rest, handle, { discard: true }).pipe(
-            Effect.timeoutOption(drainTimeout),
-            Effect.exit
-          )
-        })
+      const handleAll = (entries: Iterable<Sequenced>) => Effect.forEach(entries, handle, { discard: true })
+      const rest = Effect.flatMap(PubSub.takeUpTo(subscription, Number.POSITIVE_INFINITY), handleAll)
+      // `busy` while handling an event; once `closing`, the loop handles what is queued and ends.
+      let busy = false
+      let closing = false
+      const loop: Effect.Effect<void, unknown> = Effect.flatMap(PubSub.take(subscription), (entry) => {
+        busy = true
+        return Effect.andThen(handle(entry), Effect.suspend(() => closing ? rest : (busy = false, loop)))
       })
-      drainers.add(drain)
-      yield* Effect.addFinalizer(() => drain)
+      const fiber = yield* Effect.forkIn(Effect.exit(loop), own, { startImmediately: true })
+      // On close: a subscriber in the middle of an event finishes it and what is queued after it; an
+      // idle one stops waiting and handles what is queued. No published event goes unseen.
+      const drain: Effect.Effect<void> = Effect.suspend(() => {
+        closing = true
+        if (fiber.pollUnsafe() !== undefined) return Effect.void
+        return busy
+          ? Effect.asVoid(Fiber.await(fiber))
+          : Effect.andThen(Fiber.interrupt(fiber), Effect.exit(rest))
+      }).pipe(Effect.ensuring(Scope.close(own, Exit.void)))
+      let group = groups.get(caller)
+      if (group === undefined) {
+        const created = new Set<Effect.Effect<void>>()
+        group = created
+        groups.set(caller, created)
+        yield* Scope.addFinalizer(
+          caller,
+          Effect.suspend(() => {
+            groups.delete(caller)
+            return drainGroup(created)
+          })
+        )
+      }
+      group.add(drain)
     })
 
   const streamWith = (streamOptions: StreamOptions = {}): Stream.Stream<Sequenced> => {

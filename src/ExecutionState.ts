@@ -393,7 +393,7 @@ export const make = Effect.fnUntraced(function*(
       const won = yield* Ref.modify(current, (c) => c === undefined ? [true, record] : [false, c])
       if (!won) return false
       if (options.onInterrupt !== undefined) yield* options.onInterrupt(signal)
-      yield* bus.publish(new InterruptEvent({ signal, stateId }))
+      yield* bus.publish(new InterruptEvent({ signal, stateId, at: isoOf(at) }, { disableChecks: true }))
       yield* Deferred.succeed(interruptedDeferred, signal)
       yield* stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
       const allowance = StopPolicy.allowance(stopPolicy(signal.reason))

@@ -206,7 +206,11 @@ export class InterruptEvent extends Schema.TaggedClass<InterruptEvent>("agent-in
   "InterruptEvent",
   {
     signal: InterruptSignal,
-    stateId: Schema.String
+    stateId: Schema.String,
+    /** When the interrupt took effect in the run's process (it was requested at `signal.triggeredAt`). */
+    at: Schema.optionalKey(IsoTimestamp),
+    /** How it arrived, when it came from elsewhere: `push` (a message), `poll` (a checker). */
+    via: Schema.optionalKey(Schema.String)
   }
 ) {}
 

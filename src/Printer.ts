@@ -200,6 +200,8 @@ export const format = (event: BusEvent, options: PrinterOptions = {}): ReadonlyA
       return [paint(event.level === "error" ? "red" : "yellow", `! ${event.level}: ${event.message}`)]
     case "InterruptEvent":
       return [interruptLine(event, paint)]
+    case "ExecutionStarted":
+      return []
     case "ExecutionFinished":
       return finishedLines(event, paint)
   }

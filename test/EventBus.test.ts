@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Logger, Ref, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Logger, Ref, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { EventBus } from "../src/index.ts"
 import { interrupt, log, messages } from "./utils/events.ts"
@@ -99,6 +99,39 @@ describe("EventBus", () => {
       }).pipe(withBus))
       assert.deepStrictEqual(yield* Ref.get(seen), ["m1", "m2"])
     }))
+
+  it.effect("slow subscribers drain concurrently under one deadline, not one after another", () =>
+    Effect.gen(function*() {
+      const handled = yield* Ref.make(0)
+      const bus = yield* EventBus
+      const scope = yield* Scope.make()
+      // three subscribers that each take 900 ms per event; the drain deadline is 1 s
+      for (let i = 0; i < 3; i++) {
+        yield* Scope.provide(
+          bus.subscribe(() => Effect.andThen(Effect.sleep("900 millis"), Ref.update(handled, (n) => n + 1))),
+          scope
+        )
+      }
+      yield* bus.publish(log(1))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+      yield* TestClock.adjust("900 millis")
+      // all three handled the queued event within the one deadline (sequentially it would take 2.7 s)
+      assert.isDefined(closing.pollUnsafe())
+      assert.strictEqual(yield* Ref.get(handled), 3)
+    }).pipe(withBus))
+
+  it.effect("past the deadline the drain gives up on all of them at once", () =>
+    Effect.gen(function*() {
+      const bus = yield* EventBus
+      const scope = yield* Scope.make()
+      for (let i = 0; i < 3; i++) yield* Scope.provide(bus.subscribe(() => Effect.never), scope)
+      yield* bus.publish(log(1))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(closing.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(closing)
+    }).pipe(withBus))
 
   it.effect("stream replays history, then follows live events, and ends right after the InterruptEvent", () =>
     Effect.gen(function*() {

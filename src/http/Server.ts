@@ -169,6 +169,7 @@ const sseNames: Readonly<Record<BusEvent["_tag"], SseEventName>> = {
   GroupEvent: "group",
   LogEvent: "log",
   InterruptEvent: "interrupted",
+  ExecutionStarted: "started",
   ExecutionFinished: "finished"
 }
 

@@ -1,32 +1,40 @@
-import { Effect, Fiber, Layer } from "effect"
-import { Workflow } from "agent-interrupt"
+import { Context, Effect, Layer, Stream } from "effect"
+import { Executions, Workflow } from "agent-interrupt"
 import { Research } from "agent-interrupt/demo"
-import { RedisConnection, RedisStore, RedisWorker, RemoteInterrupt } from "agent-interrupt/redis"
+import { RedisConnection, RedisExecutions } from "agent-interrupt/redis"
 
-const research = Workflow.register(Research.research)
-
-// Machine A, a worker: runs the workflow; any process can stop it through Redis.
-const worker = RedisWorker.runWorker(research, { topic: "agents", pace: 0.2 }, { stateId: "research-1" })
-
-// Machine B, a controller: stops it and learns how far the stop got.
-const stop = Effect.gen(function*() {
-  const receipt = yield* RemoteInterrupt.interruptRemote("research-1", { reason: "user_cancelled", message: "enough" })
-  return yield* RemoteInterrupt.awaitStage(receipt, "checkpointed", "10 seconds")
-})
-
-// Machine C: resumes it from its checkpoint in Redis; finished steps are not run again.
-const resume = RedisWorker.resumeWorker([research], "research-1")
+// Every process — a worker, a controller, a server — is the same control plane over one Redis
+// (REDIS_URL, default redis://127.0.0.1:6379): journals, leases and events live there.
+export const machine = RedisExecutions.layerWithStore({ workflows: [Workflow.register(Research.research)] }).pipe(
+  Layer.provide(RedisConnection.layerConfig())
+)
+const onMachine = <A, E>(effect: Effect.Effect<A, E, Executions>) => Effect.provide(effect, machine)
 
 export const program = Effect.gen(function*() {
-  const running = yield* Effect.forkChild(worker)
-  const stage = yield* stop // sent before the worker even started? It waits for it (a tombstone).
-  const first = yield* Fiber.join(running)
-  const second = yield* resume
-  return { stage: stage._tag, first: first._tag, second: second._tag }
-})
+  // Machine A, a worker: starts the workflow and keeps running it.
+  const a = Context.get(yield* Layer.build(machine), Executions)
+  yield* a.start("research", { topic: "agents", pace: 0.5 }, { stateId: "research-1", force: true })
+  // Machine B, a controller: follows it until its plan is done, stops it through Redis, and waits
+  // until its journal is saved.
+  const receipt = yield* onMachine(Effect.flatMap(Executions, (b) =>
+    b.events("research-1").pipe(
+      Stream.takeUntil(({ event }) => event._tag === "ExecutionEvent" && event.status === "completed"),
+      Stream.runDrain,
+      Effect.andThen(b.interrupt("research-1", { message: "enough", await: "checkpointed" }))
+    )))
+  const first = yield* a.awaitEnd("research-1")
+  // Machine C: resumes it from its journal in Redis; finished steps are not run again.
+  const second = yield* onMachine(Effect.flatMap(Executions, (c) =>
+    Effect.andThen(c.resume("research-1"), c.awaitEnd("research-1"))))
+  return {
+    receipt: receipt._tag,
+    stages: receipt.stages.map((s) => s.stage),
+    first: first.status,
+    second: second.status,
+    recovered: second.progress.recovered
+  }
+}).pipe(Effect.scoped)
 
-// REDIS_URL (default redis://127.0.0.1:6379); checkpoints in Redis too.
-export const layer = RedisStore.layerRedis().pipe(Layer.provideMerge(RedisConnection.layerConfig()))
-
-// Effect.runPromise(program.pipe(Effect.provide(layer))).then(console.log)
-// => { stage: "Reached", first: "Interrupted", second: "Completed" }
+// Effect.runPromise(program).then(console.log)
+// => { receipt: "InterruptAccepted", stages: ["requested", "delivered", "stopped", "checkpointed"],
+//      first: "interrupted", second: "completed", recovered: 1 }

@@ -1,7 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Schema } from "effect"
-import { Actor, CheckpointStore, runEvent, Workflow } from "agent-interrupt"
-import { Executions, Server } from "agent-interrupt/http"
+import { Actor, CheckpointStore, Executions, runEvent, Workflow } from "agent-interrupt"
+import { Server } from "agent-interrupt/http"
 
 // Your own workflow, startable by name over HTTP: its input is decoded with its Schema.
 const greet = Workflow.make({

@@ -219,6 +219,8 @@ export class CheckpointStore extends Context.Service<CheckpointStore, {
   readonly acquire: (stateId: string, options: AcquireOptions) => Effect.Effect<Lease, CheckpointError, Scope.Scope>
   /** The lease of an execution, if one was taken and not released. */
   readonly lease: (stateId: string) => Effect.Effect<Option.Option<LeaseInfo>, CheckpointError>
+  /** A token that changes whenever the journal changes (cheap: no record is read); `None` when there is none. */
+  readonly stamp: (stateId: string) => Effect.Effect<Option.Option<string>, CheckpointError>
 }>()("agent-interrupt/CheckpointStore") {
   /**
    * Journals in memory (each build is an empty store): for tests and runs of one process.
@@ -291,6 +293,7 @@ export interface Backend {
     options: AcquireOptions
   ) => Effect.Effect<Lease, BackendFailure | { readonly owner: string }, Scope.Scope>
   readonly lease: (stateId: string) => Effect.Effect<Option.Option<LeaseInfo>, BackendFailure>
+  readonly stamp: (stateId: string) => Effect.Effect<Option.Option<string>, BackendFailure>
 }
 
 // -----------------------------------------------------------------------------
@@ -601,7 +604,8 @@ export const make = (backend: Backend): CheckpointStore["Service"] => {
             ? new CheckpointError({ reason: "owned", stateId, location: backend.where(stateId), detail: failure.owner })
             : io(stateId)(failure))
       ),
-    lease
+    lease,
+    stamp: (stateId) => Effect.andThen(checkId(stateId), Effect.mapError(backend.stamp(stateId), io(stateId)))
   })
 }
 
@@ -678,7 +682,13 @@ export const makeMemory = (
         (held) => Effect.sync(() => void (leases.get(stateId) === held.owner && leases.delete(stateId)))
       ),
     lease: (stateId) =>
-      Effect.sync(() => Option.map(Option.fromUndefinedOr(leases.get(stateId)), (owner) => ({ owner, alive: true })))
+      Effect.sync(() => Option.map(Option.fromUndefinedOr(leases.get(stateId)), (owner) => ({ owner, alive: true }))),
+    stamp: (stateId) =>
+      Effect.sync(() => {
+        const texts = journals.get(stateId)
+        if (texts !== undefined) return Option.some(`${texts.length}:${texts[0]?.length ?? 0}`)
+        return legacy.has(stateId) ? Option.some("legacy") : Option.none()
+      })
   })
 }
 
@@ -971,9 +981,25 @@ export const makeFileSystem = Effect.fnUntraced(function*(directory: string, opt
       }
     }).pipe(Effect.mapError((error) => "detail" in error ? error : failure(error)))
 
+  const stamp = (stateId: string): Effect.Effect<Option.Option<string>, BackendFailure> =>
+    Effect.gen(function*() {
+      for (const file of [journalOf(stateId), legacyOf(stateId)]) {
+        const info = yield* fs.stat(file).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf(isNotFound, () => Effect.succeed(Option.none<FileSystem.File.Info>()))
+        )
+        if (Option.isSome(info)) {
+          const mtime = Option.getOrElse(Option.map(info.value.mtime, (d) => d.getTime()), () => 0)
+          return Option.some(`${info.value.size}:${mtime}`)
+        }
+      }
+      return Option.none()
+    }).pipe(Effect.mapError(failure))
+
   return make({
     location: dir,
     where: (stateId) => journalOf(stateId),
+    stamp,
     append,
     read: (stateId) => Effect.mapError(readStored(stateId), failure),
     compact,

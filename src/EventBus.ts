@@ -179,7 +179,9 @@ export const ExecutionFinished = Schema.TaggedStruct("ExecutionFinished", {
   checkpoint: CheckpointOutcome,
   checkpointId: Schema.optionalKey(Schema.String),
   checkpointDetail: Schema.optionalKey(Schema.String),
-  detail: Schema.optionalKey(Schema.String)
+  detail: Schema.optionalKey(Schema.String),
+  /** The value of a completed run, when it is JSON. */
+  result: Schema.optionalKey(Schema.Json)
 })
 
 /**
@@ -303,6 +305,8 @@ export interface StreamOptions {
   readonly after?: number | undefined
   /** End right after the `InterruptEvent` (default `true`). */
   readonly untilInterrupt?: boolean | undefined
+  /** Follow live events after the history (default `true`); `false`: only the retained history. */
+  readonly live?: boolean | undefined
 }
 
 /**
@@ -462,6 +466,9 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
   const streamWith = (streamOptions: StreamOptions = {}): Stream.Stream<Sequenced> => {
     const after = streamOptions.after ?? 0
     const untilInterrupt = streamOptions.untilInterrupt ?? true
+    if (streamOptions.live === false) {
+      return Stream.suspend(() => Stream.fromIterable(ring.toArray().filter((entry) => entry.sequence > after)))
+    }
     const live = Stream.unwrap(Effect.gen(function*() {
       // Subscribe first, then read the history: sequence numbers remove the overlap, so an event
       // published in between is neither lost nor seen twice.

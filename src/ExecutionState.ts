@@ -162,7 +162,10 @@ export class ExecutionState extends Context.Service<ExecutionState, {
    * publishes the one `InterruptEvent`, wakes `awaitInterrupt`, and stops generators per the stop
    * policy. Succeeds with `true` when this request was the winner, `false` when it changed nothing.
    */
-  readonly requestInterrupt: (options?: RequestInterruptOptions | InterruptSignal) => Effect.Effect<boolean>
+  readonly requestInterrupt: (
+    options?: RequestInterruptOptions | InterruptSignal,
+    delivery?: { readonly via?: string | undefined }
+  ) => Effect.Effect<boolean>
   /** Installs (or with `undefined` removes) the external checker. */
   readonly setInterruptChecker: (checker: InterruptChecker | undefined) => Effect.Effect<void>
   /**
@@ -381,7 +384,7 @@ export const make = Effect.fnUntraced(function*(
   const abort = (signal: InterruptSignal) =>
     Effect.andThen(Deferred.succeed(abortDeferred, signal), killGenerators)
 
-  const interruptWith = (signal: InterruptSignal): Effect.Effect<boolean> =>
+  const interruptWith = (signal: InterruptSignal, via?: string | undefined): Effect.Effect<boolean> =>
     Effect.uninterruptible(Effect.gen(function*() {
       if (Ref.getUnsafe(current) !== undefined) return false
       const at = Number(yield* Clock.currentTimeNanos) / 1e6
@@ -393,7 +396,9 @@ export const make = Effect.fnUntraced(function*(
       const won = yield* Ref.modify(current, (c) => c === undefined ? [true, record] : [false, c])
       if (!won) return false
       if (options.onInterrupt !== undefined) yield* options.onInterrupt(signal)
-      yield* bus.publish(new InterruptEvent({ signal, stateId, at: isoOf(at) }, { disableChecks: true }))
+      yield* bus.publish(
+        new InterruptEvent({ signal, stateId, at: isoOf(at), ...(via === undefined ? {} : { via }) }, { disableChecks: true })
+      )
       yield* Deferred.succeed(interruptedDeferred, signal)
       yield* stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
       const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
@@ -405,10 +410,13 @@ export const make = Effect.fnUntraced(function*(
       return true
     }))
 
-  const requestInterrupt = (request: RequestInterruptOptions | InterruptSignal = {}): Effect.Effect<boolean> =>
+  const requestInterrupt = (
+    request: RequestInterruptOptions | InterruptSignal = {},
+    delivery?: { readonly via?: string | undefined }
+  ): Effect.Effect<boolean> =>
     Effect.suspend(() => {
       if (Ref.getUnsafe(current) !== undefined) return Effect.succeed(false)
-      if (request instanceof InterruptSignal) return interruptWith(request)
+      if (request instanceof InterruptSignal) return interruptWith(request, delivery?.via)
       return Effect.flatMap(Clock.currentTimeMillis, (now) =>
         interruptWith(
           new InterruptSignal({
@@ -417,7 +425,8 @@ export const make = Effect.fnUntraced(function*(
             saveCheckpoint: request.saveCheckpoint ?? true,
             ...(request.message === undefined ? {} : { message: request.message }),
             ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
-          })
+          }),
+          delivery?.via
         ))
     })
 

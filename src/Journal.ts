@@ -62,7 +62,8 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   timestamp: IsoTimestamp,
   workflow: Schema.optionalKey(Schema.String),
   input: Schema.optionalKey(Schema.Json),
-  owner: Schema.optionalKey(Schema.String)
+  owner: Schema.optionalKey(Schema.String),
+  startedBy: Schema.optionalKey(Schema.String)
 })
 
 /**
@@ -207,6 +208,7 @@ export const SNAPSHOT_VERSION = 2
 export const SnapshotMetadata = Schema.Struct({
   workflow: Schema.optionalKey(Schema.String),
   input: Schema.optionalKey(Schema.Json),
+  startedBy: Schema.optionalKey(Schema.String),
   interrupt: Schema.optionalKey(InterruptSignal),
   error: Schema.optionalKey(Schema.String),
   result: Schema.optionalKey(Schema.Json),
@@ -390,6 +392,7 @@ export const fold = (
         resumable = true
         if (record.workflow !== undefined) metadata.workflow = record.workflow
         if (record.input !== undefined) metadata.input = record.input
+        if (record.startedBy !== undefined) metadata.startedBy ??= record.startedBy
         delete metadata.interrupt
         delete metadata.error
         delete metadata.result

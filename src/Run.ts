@@ -95,7 +95,8 @@ export interface RunningExecution {
  *
  * **Details**
  *
- * - `workflow`, `input`: recorded in the journal (so a resume knows what to run).
+ * - `workflow`, `input`, `startedBy`: recorded in the journal (so a resume knows what to run).
+ * - `expectedSteps`: how many steps the program usually takes, for progress bars (on `ExecutionStarted`).
  * - `durability`: `sync` (default: every completed step is stored before its `completed` event is
  *   published and its caller goes on), `async` (stored in order in the background) or `exit` (once,
  *   at the end). `saveEvery` is the 0.1 name: `"event"` is `sync`, `"interrupt"` is `exit`.
@@ -116,6 +117,8 @@ export interface RunningExecution {
 export interface RunOptions extends Omit<ExecutionStateOptions, "onInterrupt"> {
   readonly workflow?: string | undefined
   readonly input?: Schema.Json | undefined
+  readonly startedBy?: string | undefined
+  readonly expectedSteps?: number | undefined
   readonly historyLimit?: number | undefined
   readonly durability?: Durability | undefined
   readonly saveEvery?: "interrupt" | "event" | undefined
@@ -174,9 +177,11 @@ const runWith = <A, E, R>(
       durability: durabilityOption,
       flushTimeout,
       force,
+      expectedSteps,
       historyLimit,
       input,
       onStart,
+      startedBy,
       owner: ownerOption,
       saveEvery,
       subscribers,
@@ -244,14 +249,22 @@ const runWith = <A, E, R>(
     )
 
     const startedAt = isoOf(yield* Clock.currentTimeMillis)
-    yield* journal.append({
-      _tag: "RunStarted",
+    const attempt = (prior?.attempts ?? 0) + 1
+    const known = {
+      ...(workflow === undefined ? {} : { workflow }),
+      ...(input === undefined ? {} : { input }),
+      ...(startedBy === undefined ? {} : { startedBy })
+    }
+    yield* journal.append({ _tag: "RunStarted", stateId, attempt, timestamp: startedAt, owner, ...known })
+    yield* bus.publish({
+      _tag: "ExecutionStarted",
       stateId,
-      attempt: (prior?.attempts ?? 0) + 1,
+      attempt,
       timestamp: startedAt,
       owner,
-      ...(workflow === undefined ? {} : { workflow }),
-      ...(input === undefined ? {} : { input })
+      ...known,
+      ...(prior === undefined ? {} : { recoverable: prior.completed.length }),
+      ...(expectedSteps === undefined ? {} : { expectedSteps })
     })
 
     for (const subscriber of subscribers ?? []) yield* bus.subscribe(subscriber)
@@ -321,7 +334,8 @@ const runWith = <A, E, R>(
           ...(Option.isSome(signal) ? { signal: signal.value } : {}),
           ...(checkpoint === "saved" ? { checkpointId: stateId } : {}),
           ...(detail === undefined ? {} : { checkpointDetail: detail }),
-          ...(end.error === undefined ? {} : { detail: end.error })
+          ...(end.error === undefined ? {} : { detail: end.error }),
+          ...(end.result === undefined ? {} : { result: end.result })
         })
         return outcome
       }).pipe(Effect.uninterruptible)
@@ -395,7 +409,8 @@ export const resume = <A, E, R>(
       ...options,
       stateId,
       workflow: options.workflow ?? snap.metadata.workflow,
-      input: options.input ?? snap.metadata.input
+      input: options.input ?? snap.metadata.input,
+      startedBy: options.startedBy ?? snap.metadata.startedBy
     }, { resume: true })
   })
 

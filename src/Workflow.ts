@@ -23,6 +23,8 @@ export interface Workflow<I = unknown, A = unknown> {
   readonly input: Schema.Codec<I, unknown>
   /** An example input, for help texts and pages. */
   readonly example: I
+  /** How many steps (actor calls) a run usually makes, for progress bars (optional). */
+  readonly steps?: number | undefined
   readonly run: (
     input: I
   ) => Effect.Effect<A, ExecutionInterrupted | ActorContractError | WorkflowError, Execution>
@@ -125,6 +127,7 @@ export interface Registered {
   readonly name: string
   readonly description: string
   readonly example: Schema.Json
+  readonly steps?: number | undefined
   readonly prepare: (input: unknown) => Effect.Effect<
     {
       readonly input: Schema.Json
@@ -148,6 +151,7 @@ export const register = <I, A>(workflow: Workflow<I, A>): Registered => ({
   name: workflow.name,
   description: workflow.description,
   example: encodeInput(workflow, workflow.example),
+  ...(workflow.steps === undefined ? {} : { steps: workflow.steps }),
   prepare: (input) =>
     Effect.map(decodeInput(workflow, input), (decoded) => ({
       input: encodeInput(workflow, decoded),

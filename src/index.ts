@@ -127,6 +127,34 @@ export {
   StateSnapshotJson
 } from "./Checkpoint.ts"
 
+export {
+  AlreadyInterrupted,
+  BackendUnavailable,
+  ExecutionExists,
+  ExecutionInfo,
+  ExecutionNotFound,
+  ExecutionNotRunning,
+  Executions,
+  InterruptAccepted,
+  type InterruptOptions,
+  type InterruptReceipt,
+  InterruptStage,
+  InvalidExecutionId,
+  JournalUnreadable,
+  type ListFilter,
+  type LocalOptions,
+  NotResumable,
+  Progress,
+  type ReadError,
+  type Remote,
+  type ResumeOptions,
+  ShuttingDown,
+  StageReached,
+  type StartOptions,
+  WorkflowSummary
+} from "./Executions.ts"
+export * as ExecutionsFold from "./Executions.ts"
+
 export * as Run from "./Run.ts"
 export { type Outcome, type RunningExecution, type RunOptions, saveCheckpoint } from "./Run.ts"
 

@@ -1,85 +1,157 @@
 /**
- * The command line's distributed commands, on Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`;
- * `AGENT_INTERRUPT_REDIS_PREFIX`, default `agent-interrupt:`):
+ * The commands of a Redis deployment (`REDIS_URL`, default `redis://127.0.0.1:6379`;
+ * `AGENT_INTERRUPT_REDIS_PREFIX`, default `agent-interrupt:`), over the control plane on Redis
+ * (`RedisExecutions`):
  *
- * - `worker`: runs the research demo as a Redis worker (or `--resume`s a run from its Redis
- *   checkpoint), printing its events; any process can stop it with `interrupt`.
- * - `interrupt <stateId>`: sends a remote interrupt and prints the receipt's stages as they are
- *   reached (exit 0 when the stop is complete, 1 when it timed out or no worker owns the run).
- * - `listRedisRuns`: the registry's runs, for `list` when `REDIS_URL` is set.
- *
- * The helpers it shares with `main.ts` come in through {@link Deps}, so the two modules do not import
- * each other.
+ * - `worker`: starts the research demo (or `--resume`s a run, wherever it ran before) in this
+ *   process, printing its events; any process can stop it with `interrupt`.
+ * - `interrupt <stateId>`: interrupts a run on whichever process owns it and prints its stages as
+ *   they are reached (exit 0 when the stop is complete, 1 when it is not running, timed out or its
+ *   owner died).
+ * - `listRedisRuns`: the executions on Redis, for `list` when `REDIS_URL` is set.
  */
-import { Cause, Config, Console, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
-import type { NodeRedis } from "@effect/platform-node"
-import type { Redis } from "effect/persistence"
+import { NodeServices } from "@effect/platform-node"
+import { Config, Console, Duration, Effect, Layer, Option, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import type { CheckpointStore } from "../Checkpoint.ts"
-import type { BusEvent } from "../EventBus.ts"
-import { InterruptReason } from "../Interrupt.ts"
-import { RedisUnavailable } from "../redis/Errors.ts"
+import { Research } from "../demo/index.ts"
+import {
+  AlreadyInterrupted,
+  type ExecutionInfo,
+  Executions,
+  InterruptAccepted,
+  type InterruptStage,
+  type StageReached,
+  watch
+} from "../Executions.ts"
+import { InterruptReason, isStateId, STATE_ID_RULE } from "../Interrupt.ts"
+import { errorMessage } from "../internal/text.ts"
 import * as RedisConnection from "../redis/RedisConnection.ts"
-import * as RedisStore from "../redis/RedisStore.ts"
-import * as RedisWorker from "../redis/RedisWorker.ts"
-import * as Registry from "../redis/Registry.ts"
-import * as RemoteInterrupt from "../redis/RemoteInterrupt.ts"
-import type * as Run from "../Run.ts"
+import * as RedisExecutions from "../redis/RedisExecutions.ts"
 import * as Workflow from "../Workflow.ts"
-import type { ExitCode, Invocation } from "./main.ts"
-import type { Signals } from "./runMain.ts"
+import {
+  EXIT,
+  follow,
+  Invocation,
+  jsonFlag,
+  paceFlag,
+  report,
+  setExit,
+  table,
+  toDuration,
+  topicFlag,
+  UsageError
+} from "./common.ts"
+
+const workflows: ReadonlyArray<Workflow.Registered> = [Workflow.register(Research.research)]
 
 /**
- * What the Redis commands take from `main.ts`.
+ * Redis could not be reached (down, unreachable, a bad URL): one line, exit 2 for a bad URL, 1 when
+ * it is unavailable.
  */
-export interface Deps {
-  readonly exit: { readonly completed: number; readonly failed: number; readonly interrupted: number }
-  readonly setExit: (code: number) => Effect.Effect<void, never, ExitCode>
-  readonly command: Effect.Effect<string, never, Invocation>
-  readonly signals: Effect.Effect<Signals["Service"], never, Signals>
-  readonly onSignals: (signals: Signals["Service"]) => RedisWorker.OnStart
-  readonly output: (json: boolean) => Effect.Effect<(event: BusEvent) => Effect.Effect<void>, Config.ConfigError>
-  readonly parseDuration: (text: string) => Option.Option<Duration.Duration>
-  readonly workflow: Workflow.Registered
-  readonly workflows: ReadonlyArray<Workflow.Registered>
+export class RedisUnreachable extends Schema.TaggedError<RedisUnreachable>()("RedisUnreachable", {
+  url: Schema.String,
+  detail: Schema.String,
+  badUrl: Schema.Boolean
+}) {
+  override get message() {
+    return this.badUrl
+      ? `REDIS_URL ${JSON.stringify(this.url)} is not a Redis URL (${this.detail}); use redis://host:port`
+      : `Redis at ${this.url} is unavailable: ${this.detail} (start it, or set REDIS_URL)`
+  }
 }
 
-// -----------------------------------------------------------------------------
-// Connection
-// -----------------------------------------------------------------------------
-
-const connection = Effect.gen(function*() {
+/** The connection settings from `REDIS_URL` / `AGENT_INTERRUPT_REDIS_PREFIX`. */
+export const connection = Effect.gen(function*() {
   const options = yield* RedisConnection.config
-  const url = options.url ?? RedisConnection.DEFAULT_URL
-  const prefix = options.prefix ?? ""
-  return { url, prefix, options }
+  return { url: options.url ?? RedisConnection.DEFAULT_URL, prefix: options.prefix ?? "", options }
 })
 
-/** Provides Redis (and a Redis checkpoint store) from `REDIS_URL`; a failed connection names the URL. */
-const withRedis = <A, E, R>(
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<
-  A,
-  E | RedisUnavailable | Config.ConfigError,
-  Exclude<Exclude<R, Redis.Redis | NodeRedis.NodeRedis | CheckpointStore>, Scope.Scope>
-> =>
+/** The control plane on the Redis at `REDIS_URL`, journals in Redis. */
+const withRedis = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.scoped(Effect.gen(function*() {
     const { options, url } = yield* connection
-    const context = yield* Layer.build(RedisStore.layerRedis().pipe(Layer.provideMerge(RedisConnection.layer(options))))
-      .pipe(
-        Effect.mapError((error) =>
-          new RedisUnavailable({
-            operation: `connect to ${url}`,
-            detail: error.cause instanceof Error ? error.cause.message : String(error.cause)
-          })
-        )
+    if (!/^rediss?:\/\//.test(url)) {
+      return yield* new RedisUnreachable({ url, detail: "it does not start with redis://", badUrl: true })
+    }
+    try {
+      new URL(url)
+    } catch (error) {
+      return yield* new RedisUnreachable({ url, detail: errorMessage(error), badUrl: true })
+    }
+    const context = yield* Layer.build(
+      RedisExecutions.layerWithStore({ workflows }).pipe(
+        Layer.provideMerge(RedisConnection.layer(options)),
+        Layer.provideMerge(NodeServices.layer)
       )
+    ).pipe(
+      Effect.mapError((error) => new RedisUnreachable({ url, detail: errorMessage(error.cause), badUrl: false }))
+    )
     return yield* Effect.provide(effect, context)
   }))
 
 // -----------------------------------------------------------------------------
-// Formatting
+// worker
 // -----------------------------------------------------------------------------
+
+const worker = Command.make("worker", {
+  json: jsonFlag,
+  stateId: Flag.String("state-id").pipe(Flag.withDescription("Use this state id (default: a new one)"), Flag.optional),
+  resume: Flag.String("resume").pipe(
+    Flag.withDescription("Resume this run from its journal in Redis (interrupted, or lost with its worker)"),
+    Flag.optional
+  ),
+  topic: topicFlag,
+  pace: paceFlag,
+  timeout: Flag.String("timeout").pipe(
+    Flag.withDescription("Interrupt with reason timeout after this long (5s, 500ms, 2m)"),
+    Flag.optional
+  ),
+  force: Flag.Boolean("force").pipe(
+    Flag.withDescription("Start over an existing run of that id, or take over one whose owner is still alive"),
+    Flag.withDefault(false)
+  )
+}, (flags) =>
+  withRedis(Effect.gen(function*() {
+    const timeout = Option.isSome(flags.timeout) ? Option.some(yield* toDuration("timeout", flags.timeout.value)) : Option.none()
+    const { prefix, url } = yield* connection
+    const { command } = yield* Invocation
+    const executions = yield* Executions
+    const stateId = Option.getOrElse(
+      Option.orElse(flags.resume, () => flags.stateId),
+      () => Workflow.newStateId(Research.research.name, Date.now())
+    )
+    if (!isStateId(stateId)) {
+      return yield* new UsageError({ message: `Invalid state id ${JSON.stringify(stateId)}: ${STATE_ID_RULE}` })
+    }
+    const runOptions = Option.isSome(timeout) ? { timeout: timeout.value } : {}
+    let after = 0
+    if (Option.isSome(flags.resume)) {
+      after = (yield* executions.get(stateId)).lastSequence
+      yield* executions.resume(stateId, { resumedBy: "cli", force: flags.force, ...runOptions })
+    } else {
+      yield* executions.start(Research.research.name, { topic: flags.topic, pace: flags.pace }, {
+        stateId,
+        startedBy: "cli",
+        force: flags.force,
+        ...runOptions
+      })
+    }
+    yield* flags.json
+      ? Console.log(JSON.stringify({ _tag: "WorkerStarted", stateId, url, prefix }))
+      : Console.log(`Worker runs ${stateId} on ${url} (prefix ${prefix}).\nStop it from any process with: ${command} interrupt ${stateId}\n`)
+    const info = yield* follow(executions, stateId, { after, json: flags.json })
+    return yield* report(info, { json: flags.json, resumeHint: (id) => `${command} worker --resume ${id}` })
+  }))).pipe(
+  Command.withDescription(
+    "Run the research demo as a worker on Redis (REDIS_URL): stoppable from any process, journaled in Redis"
+  )
+)
+
+// -----------------------------------------------------------------------------
+// interrupt
+// -----------------------------------------------------------------------------
+
+const encodeReceipt = Schema.encodeSync(Schema.Union([InterruptAccepted, AlreadyInterrupted]))
 
 const time = (iso: string) => iso.slice(11, 23)
 
@@ -88,237 +160,128 @@ const delta = (from: string, to: string) => {
   return `${ms >= 0 ? "+" : ""}${ms} ms`
 }
 
-const stageLine = (stage: RemoteInterrupt.Stage, at: string, status: RemoteInterrupt.ReceiptStatus) => {
+const stageLine = (stage: InterruptStage, at: string, requested: string, info: ExecutionInfo, detail?: string) => {
   const details = stage === "delivered"
-    ? `to ${status.deliveredTo ?? "?"} via ${status.via ?? "?"}`
+    ? `to ${info.owner ?? "?"}${detail === undefined ? "" : ` via ${detail}`}`
     : stage === "checkpointed"
-    ? `checkpoint ${status.checkpointId ?? status.stateId}`
+    ? `checkpoint ${info.checkpointId ?? info.executionId}`
     : ""
-  const when = stage === "requested" ? "" : delta(status.requested, at)
+  const when = stage === "requested" ? "" : delta(requested, at)
   return `  ${stage.padEnd(13)}${time(at)}  ${when.padEnd(10)}${details}`.trimEnd()
 }
 
-const describeEnd = (
-  receipt: RemoteInterrupt.Receipt,
-  result: Exclude<RemoteInterrupt.StageResult, RemoteInterrupt.Reached>,
-  wait: Duration.Duration
-): string => {
-  const id = receipt.stateId
-  switch (result._tag) {
-    case "TimedOut":
-      return `Timed out after ${Duration.format(wait)} waiting for "${result.stage}": the stop reached "${result.lastStage}" (its worker is alive).`
-    case "ReceiptGone":
-      return `The receipt of ${id} is gone (it expired, or a newer interrupt replaced it).`
-    case "NoWorker": {
-      const status = result.runStatus
-      if (status === undefined) {
-        return `No worker runs ${id} yet: the interrupt waits for it and is honoured when it starts (until it expires).`
-      }
-      if (status === "completed") return `${id} already completed: there is nothing left to stop.`
-      if (result.lastStage === "requested") {
-        return `${id} is not running (${status}): the interrupt waits and is honoured when it is resumed (until it expires).`
-      }
-      return status === "lost"
-        ? `The worker of ${id} died (its heartbeat expired) after the stop reached "${result.lastStage}".`
-        : `${id} ended ${status}; the stop reached "${result.lastStage}" (checkpoint ${
-          result.status.checkpoint ?? "not saved"
-        }).`
-    }
-  }
-}
-
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>) => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
-}
-
-// -----------------------------------------------------------------------------
-// Commands
-// -----------------------------------------------------------------------------
-
-/**
- * Builds the `worker` and `interrupt` commands and the `list` addition.
- */
-export const make = (deps: Deps) => {
-  const jsonFlag = Flag.Boolean("json").pipe(
-    Flag.withDescription("Print events (or stages) as JSON lines instead of text"),
+const interrupt = Command.make("interrupt", {
+  stateId: Argument.String("stateId").pipe(Argument.withDescription("The execution to stop")),
+  reason: Flag.Literals("reason", InterruptReason.literals).pipe(
+    Flag.withDescription("Why (default user_cancelled)"),
+    Flag.withDefault("user_cancelled" as const)
+  ),
+  message: Flag.String("message").pipe(Flag.withDescription("A message for the run's watchers"), Flag.optional),
+  noCheckpoint: Flag.Boolean("no-checkpoint").pipe(
+    Flag.withDescription("Do not keep the run resumable"),
     Flag.withDefault(false)
-  )
-  // `0` (with or without a unit) is a valid duration here: "do not wait".
-  const parseDuration = (text: string) =>
-    /^\s*0+(\.0+)?\s*[a-z]*\s*$/i.test(text) ? Option.some(Duration.zero) : deps.parseDuration(text)
-  const durationFlag = (name: string, description: string) =>
-    Flag.String(name).pipe(
-      Flag.withDescription(description),
-      Flag.filterMap(parseDuration, (text) => `Invalid duration ${JSON.stringify(text)}: use 5s, 500ms, 2m or 1h`)
-    )
-
-  // --- worker ------------------------------------------------------------------
-
-  const reportWorker = (outcome: Run.Outcome<unknown, unknown>, json: boolean) =>
-    Effect.gen(function*() {
-      const command = yield* deps.command
-      switch (outcome._tag) {
-        case "Completed": {
-          yield* Console.log(
-            json
-              ? JSON.stringify({ _tag: "Result", stateId: outcome.stateId, value: outcome.value })
-              : `Result: ${JSON.stringify(outcome.value)}`
-          )
-          return yield* deps.setExit(deps.exit.completed)
-        }
-        case "Interrupted": {
-          if (!json) {
-            yield* Option.match(outcome.checkpointId, {
-              onNone: () => Console.log("Nothing was saved, so this run cannot be resumed."),
-              onSome: (id) => Console.log(`Resume on any machine with: ${command} worker --resume ${id}`)
-            })
-          }
-          return yield* deps.setExit(deps.exit.interrupted)
-        }
-        case "Failed": {
-          yield* Console.error(`error: the run failed: ${Cause.pretty(outcome.cause).split("\n")[0]}`)
-          return yield* deps.setExit(deps.exit.failed)
-        }
-      }
-    })
-
-  const worker = Command.make("worker", {
-    json: jsonFlag,
-    stateId: Flag.String("state-id").pipe(Flag.withDescription("Use this state id (default: a new one)"), Flag.optional),
-    resume: Flag.String("resume").pipe(
-      Flag.withDescription("Resume this run from its checkpoint in Redis instead of starting a new one"),
-      Flag.optional
-    ),
-    owner: Flag.String("owner").pipe(Flag.withDescription("This worker's id (default host:pid:random)"), Flag.optional),
-    topic: Flag.String("topic").pipe(Flag.withDescription("What to research"), Flag.withDefault("interruptible agents")),
-    pace: Flag.Finite("pace").pipe(
-      Flag.withDescription("Speed of the simulated calls: 1 = real-looking, 0.1 = ten times faster"),
-      Flag.withDefault(1)
-    ),
-    timeout: durationFlag("timeout", "Interrupt with reason timeout after this long (5s, 500ms, 2m)").pipe(Flag.optional),
-    publishEvents: Flag.Boolean("publish-events").pipe(
-      Flag.withDescription("Publish the run's events to Redis, so `serve --redis` can stream them"),
-      Flag.withDefault(false)
-    )
-  }, (flags) =>
-    withRedis(Effect.gen(function*() {
-      const { prefix, url } = yield* connection
-      const owner = Option.getOrElse(flags.owner, RedisWorker.makeOwner)
-      const stateId = Option.getOrElse(
-        Option.orElse(flags.resume, () => flags.stateId),
-        () => Workflow.newStateId(deps.workflow.name, Date.now())
-      )
-      const command = yield* deps.command
-      const printer = yield* deps.output(flags.json)
-      const signals = yield* deps.signals
-      const announce = flags.json
-        ? Console.log(JSON.stringify({ _tag: "WorkerStarted", stateId, owner, url, prefix }))
-        : Console.log(
-          `Worker ${owner} runs ${stateId} on ${url} (prefix ${prefix}).\n` +
-            `Stop it from any process with: ${command} interrupt ${stateId}\n`
-        )
-      const options: RedisWorker.RunWorkerOptions = {
-        stateId,
-        owner,
-        subscribers: [printer],
-        onStart: (execution) => Effect.andThen(deps.onSignals(signals)(execution), announce),
-        publishEvents: flags.publishEvents,
-        ...(Option.isSome(flags.timeout) ? { timeout: flags.timeout.value } : {})
-      }
-      const outcome = Option.isSome(flags.resume)
-        ? yield* RedisWorker.resumeWorker(deps.workflows, stateId, options)
-        : yield* RedisWorker.runWorker(deps.workflow, { topic: flags.topic, pace: flags.pace }, options)
-      return yield* reportWorker(outcome, flags.json)
-    }))).pipe(
-    Command.withDescription(
-      "Run the research demo as a worker on Redis (REDIS_URL): stoppable from any process, checkpoints in Redis"
-    )
-  )
-
-  // --- interrupt ---------------------------------------------------------------
-
-  const interrupt = Command.make("interrupt", {
-    stateId: Argument.String("stateId").pipe(Argument.withDescription("The execution to stop")),
-    reason: Flag.Literals("reason", InterruptReason.literals).pipe(
-      Flag.withDescription("Why (default user_cancelled)"),
-      Flag.withDefault("user_cancelled" as const)
-    ),
-    message: Flag.String("message").pipe(Flag.withDescription("A message for the run's watchers"), Flag.optional),
-    noCheckpoint: Flag.Boolean("no-checkpoint").pipe(
-      Flag.withDescription("Do not save a checkpoint when stopping"),
-      Flag.withDefault(false)
-    ),
-    wait: durationFlag("wait", "How long to follow the stop's stages (default 30s; 0 to only send it)").pipe(
-      Flag.withDefault(Duration.seconds(30))
-    ),
-    json: jsonFlag
-  }, (flags) =>
-    withRedis(Effect.gen(function*() {
-      const receipt = yield* RemoteInterrupt.interruptRemote(flags.stateId, {
-        reason: flags.reason,
-        triggeredBy: "cli",
-        saveCheckpoint: !flags.noCheckpoint,
-        ...(Option.isSome(flags.message) ? { message: flags.message.value } : {})
+  ),
+  wait: Flag.String("wait").pipe(
+    Flag.withDescription("How long to follow the stop's stages (default 30s; 0 to only send it)"),
+    Flag.withDefault("30s")
+  ),
+  json: jsonFlag
+}, (flags) =>
+  withRedis(Effect.gen(function*() {
+    const wait = /^\s*0+(\.0+)?\s*[a-z]*\s*$/i.test(flags.wait) ? Duration.zero : yield* toDuration("wait", flags.wait)
+    if (!isStateId(flags.stateId)) {
+      return yield* new UsageError({ message: `Invalid state id ${JSON.stringify(flags.stateId)}: ${STATE_ID_RULE}` })
+    }
+    const executions = yield* Executions
+    const receipt = yield* executions.interrupt(flags.stateId, {
+      reason: flags.reason,
+      triggeredBy: "cli",
+      saveCheckpoint: !flags.noCheckpoint,
+      ...(Option.isSome(flags.message) ? { message: flags.message.value } : {})
+    }).pipe(
+      Effect.catchTags({
+        ExecutionNotRunning: (error) =>
+          Effect.andThen(Console.error(`${flags.stateId} is not running (${error.status}): nothing to interrupt`), Effect.succeed(undefined)),
+        ExecutionNotFound: () =>
+          Effect.andThen(Console.error(`${flags.stateId} is not running (unknown): nothing to interrupt`), Effect.succeed(undefined))
       })
-      const encode = Schema.encodeSync(RemoteInterrupt.StageResult)
-      if (flags.json) {
-        yield* Console.log(JSON.stringify({ _tag: "Receipt", ...Schema.encodeSync(RemoteInterrupt.Receipt)(receipt) }))
-      } else {
-        const owner = receipt.runStatus === undefined
-          ? "no worker runs it yet"
-          : `${receipt.runStatus}${receipt.owner === undefined ? "" : ` on ${receipt.owner}`}`
-        yield* Console.log(
-          receipt.duplicate
-            ? `An earlier interrupt of ${receipt.stateId} is already in effect (${receipt.signal.reason}); following it (${owner}):`
-            : `Interrupt ${receipt.signal.reason} sent to ${receipt.stateId} (${owner}):`
-        )
-        yield* Console.log(`  ${"requested".padEnd(13)}${time(receipt.requestedAt)}`)
-      }
-      const wanted: ReadonlyArray<RemoteInterrupt.Stage> = receipt.signal.saveCheckpoint
-        ? ["delivered", "stopped", "checkpointed"]
-        : ["delivered", "stopped"]
-      const deadline = Date.now() + Duration.toMillis(flags.wait)
-      for (const stage of Duration.isZero(flags.wait) ? [] : wanted) {
-        const result = yield* RemoteInterrupt.awaitStage(receipt, stage, Math.max(0, deadline - Date.now()))
-        if (flags.json) yield* Console.log(JSON.stringify(encode(result)))
-        if (result._tag !== "Reached") {
-          if (!flags.json) yield* Console.log(describeEnd(receipt, result, flags.wait))
-          return yield* deps.setExit(deps.exit.failed)
-        }
-        if (!flags.json) yield* Console.log(stageLine(stage, result.at, result.status))
-      }
-      return yield* deps.setExit(deps.exit.completed)
-    }))).pipe(
-    Command.withDescription(
-      "Stop a run on any worker through Redis (REDIS_URL) and print its receipt: requested → delivered → stopped → checkpointed"
     )
+    if (receipt === undefined) return yield* setExit(EXIT.failed)
+    const requested = receipt.signal.triggeredAt
+    const info0 = yield* executions.get(flags.stateId)
+    if (flags.json) {
+      yield* Console.log(JSON.stringify(encodeReceipt(receipt)))
+    } else {
+      yield* Console.log(
+        receipt._tag === "AlreadyInterrupted"
+          ? `An earlier interrupt of ${flags.stateId} is already in effect (${receipt.signal.reason}); following it (owner ${info0.owner ?? "?"}):`
+          : `Interrupt ${receipt.signal.reason} sent to ${flags.stateId} (running on ${info0.owner ?? "?"}):`
+      )
+    }
+    const wanted: ReadonlyArray<InterruptStage> = receipt.signal.saveCheckpoint
+      ? ["requested", "delivered", "stopped", "checkpointed"]
+      : ["requested", "delivered", "stopped"]
+    const printed = new Set<InterruptStage>()
+    const print = (info: ExecutionInfo, stages: ReadonlyArray<StageReached> = info.interruptStages) =>
+      Effect.forEach(wanted, (stage) => {
+        if (printed.has(stage)) return Effect.void
+        const reached = stages.find((s) => s.stage === stage)
+        if (reached === undefined) return Effect.void
+        printed.add(stage)
+        return flags.json
+          ? Console.log(JSON.stringify({ _tag: "Reached", stage, at: reached.at }))
+          : Console.log(stageLine(stage, reached.at, requested, info, reached.detail))
+      }, { discard: true })
+    yield* print(info0, receipt.stages)
+    if (Duration.isZero(wait)) return yield* setExit(EXIT.completed)
+    const last = yield* watch(executions, flags.stateId).pipe(
+      Stream.tap((info) => print(info)),
+      Stream.takeUntil(() => printed.size === wanted.length),
+      Stream.runLast,
+      Effect.timeoutOption(wait),
+      Effect.map(Option.flatten)
+    )
+    if (printed.size === wanted.length) return yield* setExit(EXIT.completed)
+    const missing = wanted.find((stage) => !printed.has(stage))!
+    const final = Option.isSome(last) ? last.value : yield* executions.get(flags.stateId)
+    yield* Console.log(
+      final.status === "lost"
+        ? `The owner of ${flags.stateId} died (its lease expired) before the stop reached "${missing}".`
+        : final.status === "running" || final.status === "cancelling"
+        ? `Timed out after ${Duration.format(wait)} waiting for "${missing}" (its owner is alive).`
+        : `${flags.stateId} ended ${final.status} before the stop reached "${missing}" (checkpoint ${final.checkpoint ?? "not saved"}).`
+    )
+    return yield* setExit(EXIT.failed)
+  }))).pipe(
+  Command.withDescription(
+    "Stop a run on any worker through Redis (REDIS_URL) and print its stages: requested → delivered → stopped → checkpointed"
   )
+)
 
-  // --- list ----------------------------------------------------------------------
+// -----------------------------------------------------------------------------
+// list
+// -----------------------------------------------------------------------------
 
-  /** With `REDIS_URL` set: the registry's runs after the file checkpoints (a second JSON line with --json). */
-  const listRedisRuns = (json: boolean) =>
-    Effect.gen(function*() {
-      const configured = yield* Config.String("REDIS_URL").pipe(Config.option)
-      if (Option.isNone(configured) || configured.value === "") return
-      yield* withRedis(Effect.gen(function*() {
-        const { prefix, url } = yield* connection
-        const runs = yield* Registry.list()
-        if (json) return yield* Console.log(JSON.stringify({ redisRuns: runs.map((r) => Schema.encodeSync(Registry.RunRecord)(r)) }))
-        yield* Console.log(`\nRedis runs on ${url} (prefix ${prefix}):`)
-        if (runs.length === 0) return yield* Console.log("  none")
-        const rows = [["STATE ID", "STATUS", "OWNER", "UPDATED", "WORKFLOW", "REASON"], ...runs.map((r) => [
-          r.stateId,
-          r.status,
-          r.owner,
-          r.updatedAt,
-          r.workflow ?? "-",
-          r.reason ?? "-"
-        ])]
-        for (const line of table(rows)) yield* Console.log(line)
-      }))
-    })
+/** With `REDIS_URL` set: the executions on Redis after the local ones (a second JSON line with --json). */
+export const listRedisRuns = (json: boolean) =>
+  Effect.gen(function*() {
+    const configured = yield* Config.String("REDIS_URL").pipe(Config.option)
+    if (Option.isNone(configured) || configured.value === "") return
+    yield* withRedis(Effect.gen(function*() {
+      const { prefix, url } = yield* connection
+      const executions = yield* Executions
+      const infos = yield* executions.list()
+      const broken = yield* executions.unreadable
+      if (json) return yield* Console.log(JSON.stringify({ redis: infos, unreadable: broken }))
+      yield* Console.log(`\nExecutions on Redis ${url} (prefix ${prefix}):`)
+      if (infos.length === 0 && broken.length === 0) return yield* Console.log("  none")
+      const rows = [
+        ["STATE ID", "STATUS", "OWNER", "UPDATED", "WORKFLOW", "REASON"],
+        ...infos.map((r) => [r.executionId, r.status, r.owner ?? "-", r.updatedAt, r.workflow, r.interrupt?.reason ?? "-"]),
+        ...broken.map((b) => [b.executionId, "corrupt", "-", "-", "-", b.error.replace(/\s+/g, " ")])
+      ]
+      for (const line of table(rows)) yield* Console.log(line)
+    }))
+  })
 
-  return { worker, interrupt, listRedisRuns }
-}
+export const commands = [worker, interrupt] as const

@@ -17,21 +17,19 @@ import { Command, Flag } from "effect/cli"
 import { HttpServer, type HttpServerError } from "effect/http"
 import { RateLimiter } from "effect/persistence"
 import { type CheckpointError, CheckpointStore } from "../Checkpoint.ts"
-import { research } from "../demo/Research.ts"
+import { Executions } from "../Executions.ts"
 import * as Auth from "../http/Auth.ts"
-import { Executions } from "../http/Executions.ts"
-import * as RedisExecutions from "../http/RedisExecutions.ts"
 import * as Server from "../http/Server.ts"
 import type { StopPolicies } from "../Interrupt.ts"
 import * as RedisConnection from "../redis/RedisConnection.ts"
-import * as RedisStore from "../redis/RedisStore.ts"
-import * as Workflow from "../Workflow.ts"
+import * as RedisExecutions from "../redis/RedisExecutions.ts"
+import type * as Workflow from "../Workflow.ts"
 import { Signals } from "./runMain.ts"
 
 /**
  * What the `serve` command serves.
  *
- * - `workflows`: what clients may start (default: the research demo workflow).
+ * - `workflows`: what clients may start (none unless given: the command line gives its demo).
  * - `stopPolicy`: stop policies per interrupt reason (default: `system_shutdown` drains 10 s).
  */
 export interface ServeOptions {
@@ -63,7 +61,7 @@ const storeLayer = (dir: string) => CheckpointStore.layerFileSystem(dir).pipe(La
 
 /** Builds the `serve` command over a list of workflows. */
 export const makeServe = (options: ServeOptions = {}) => {
-  const workflows = options.workflows ?? [Workflow.register(research)]
+  const workflows = options.workflows ?? []
   return Command.make("serve", {
     port: Flag.Int("port").pipe(
       Flag.withDescription("Port to listen on (0 picks a free one; default 8080, or AGENT_INTERRUPT_PORT)"),
@@ -136,8 +134,7 @@ export const makeServe = (options: ServeOptions = {}) => {
               Layer.provide(connected)
             )
             return server(limits).pipe(
-              Layer.provideMerge(RedisExecutions.layerRedis(executionOptions)),
-              Layer.provide(RedisStore.layerRedis()),
+              Layer.provideMerge(RedisExecutions.layerWithStore(executionOptions)),
               Layer.provide(connected)
             )
           })

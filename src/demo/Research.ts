@@ -141,5 +141,6 @@ export const research = Workflow.make<ResearchInput, Report>({
   description: "plan → search web, papers and news in parallel (news fails once, retried) → stream a summary",
   input: ResearchInput,
   example: { topic: "interruptible agents", pace: 1 },
+  steps: 6,
   run: (input) => Effect.suspend(() => runEvent(makeActors().planner, input))
 })

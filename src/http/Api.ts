@@ -11,23 +11,74 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "effect/http-api"
-import { IsoTimestamp } from "../Interrupt.ts"
-import { Authorization } from "./Auth.ts"
 import {
   AlreadyInterrupted,
   BackendUnavailable,
-  EventsNotPublished,
   ExecutionInfo,
+  ExecutionExists,
   ExecutionNotFound,
   ExecutionNotRunning,
-  ExecutionStarted,
   InterruptAccepted,
-  InterruptRequest,
+  InvalidExecutionId,
+  JournalUnreadable,
   NotResumable,
   ShuttingDown,
-  StartExecution,
   WorkflowSummary
-} from "./Executions.ts"
+} from "../Executions.ts"
+import { InterruptReason, IsoTimestamp, StateId } from "../Interrupt.ts"
+import { Authorization } from "./Auth.ts"
+
+// -----------------------------------------------------------------------------
+// Bodies
+// -----------------------------------------------------------------------------
+
+/**
+ * The body of `POST /api/executions`: a registered workflow's name and its input (JSON, decoded by
+ * the workflow's input Schema; the workflow's example when left out).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const StartExecution = Schema.Struct({
+  workflow: Schema.String.pipe(Schema.check(Schema.isMinLength(1))),
+  input: Schema.optionalKey(Schema.Json)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface StartExecution extends Schema.Schema.Type<typeof StartExecution> {}
+
+/**
+ * The body of `POST /api/executions/:id/interrupt`; every field is optional (`reason` defaults to
+ * `user_cancelled`, `saveCheckpoint` to `true`). Who interrupts is not a body field: it is the
+ * authenticated caller.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const InterruptRequest = Schema.Struct({
+  reason: Schema.optionalKey(InterruptReason),
+  message: Schema.optionalKey(Schema.String.pipe(Schema.check(Schema.isMaxLength(1000)))),
+  saveCheckpoint: Schema.optionalKey(Schema.Boolean)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface InterruptRequest extends Schema.Schema.Type<typeof InterruptRequest> {}
+
+/**
+ * The answer to a start or a resume: the execution's id (its state id and checkpoint id).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class ExecutionStarted extends Schema.Class<ExecutionStarted>("agent-interrupt/http/ExecutionStarted")({
+  executionId: Schema.String
+}) {}
 
 // -----------------------------------------------------------------------------
 // Errors
@@ -152,7 +203,7 @@ export type SseEventName = typeof SseEventName.Type
  */
 export const SseEvent = Schema.Struct({ id: Schema.String, event: SseEventName, data: Schema.String })
 
-const executionId = { id: Schema.String }
+const executionId = { id: StateId }
 
 /**
  * The authenticated routes under `/api`.
@@ -168,26 +219,31 @@ export class ExecutionsGroup extends HttpApiGroup.make("executions")
     HttpApiEndpoint.post("start", "/executions", {
       payload: StartExecution,
       success: ExecutionStarted.pipe(HttpApiSchema.status(201)),
-      error: [ShuttingDown, BackendUnavailable]
+      error: [ExecutionExists, ShuttingDown, BackendUnavailable]
     }).annotate(OpenApi.Description, "Start a workflow; the input defaults to the workflow's example"),
     HttpApiEndpoint.get("list", "/executions", {
+      query: { status: Schema.optionalKey(Schema.String) },
       success: Schema.Array(ExecutionInfo),
       error: BackendUnavailable
-    }).annotate(OpenApi.Description, "Every execution the server remembers, newest first"),
+    }).annotate(
+      OpenApi.Description,
+      "Every execution (running here, on other workers, or in the store), newest first; ?status=running,awaiting filters"
+    ),
     HttpApiEndpoint.get("get", "/executions/:id", {
       params: executionId,
       success: ExecutionInfo,
-      error: [ExecutionNotFound, BackendUnavailable]
+      error: [ExecutionNotFound, InvalidExecutionId, JournalUnreadable, BackendUnavailable]
     }).annotate(OpenApi.Description, "One execution's status, interrupt, timestamps, progress and checkpoint"),
     HttpApiEndpoint.post("interrupt", "/executions/:id/interrupt", {
       params: executionId,
       query: { wait: Schema.optionalKey(Schema.Literals(["stopped", "checkpointed"])) },
       payload: [InterruptRequest, Schema.Null],
       success: [InterruptAccepted.pipe(HttpApiSchema.status(202)), AlreadyInterrupted],
-      error: [ExecutionNotFound, ExecutionNotRunning, RateLimited, BackendUnavailable]
+      error: [ExecutionNotFound, InvalidExecutionId, JournalUnreadable, ExecutionNotRunning, RateLimited, BackendUnavailable]
     }).annotate(
       OpenApi.Description,
-      "Interrupt a running execution: 202 with the receipt, or 200 when it already was interrupted. " +
+      "Interrupt a running execution: 202 with the receipt, or 200 while it is already being interrupted; " +
+        "409 when it is not running (nothing is left behind). " +
         "The caller (triggeredBy) is the authenticated token's caller. ?wait=stopped|checkpointed answers " +
         "once the run reached that stage (up to 30 s)."
     ),
@@ -196,7 +252,7 @@ export class ExecutionsGroup extends HttpApiGroup.make("executions")
       headers: { "last-event-id": Schema.optionalKey(Schema.String) },
       query: { after: Schema.optionalKey(Schema.String) },
       success: HttpApiSchema.StreamSse({ events: SseEvent }),
-      error: [ExecutionNotFound, EventsNotPublished, BackendUnavailable]
+      error: [ExecutionNotFound, InvalidExecutionId, JournalUnreadable, BackendUnavailable]
     }).annotate(
       OpenApi.Description,
       "Server-Sent Events: the history, then live events, each with its sequence number as id; resumes after " +
@@ -205,8 +261,11 @@ export class ExecutionsGroup extends HttpApiGroup.make("executions")
     HttpApiEndpoint.post("resume", "/executions/:id/resume", {
       params: executionId,
       success: ExecutionStarted.pipe(HttpApiSchema.status(202)),
-      error: [ExecutionNotFound, NotResumable, ShuttingDown, BackendUnavailable]
-    }).annotate(OpenApi.Description, "Resume an interrupted execution from its checkpoint, under the same id"),
+      error: [ExecutionNotFound, InvalidExecutionId, JournalUnreadable, NotResumable, ShuttingDown, BackendUnavailable]
+    }).annotate(
+      OpenApi.Description,
+      "Resume an interrupted or lost execution from its journal, under the same id, in this server"
+    ),
     HttpApiEndpoint.get("openapi", "/openapi.json", {
       success: Schema.Json
     }).annotate(OpenApi.Description, "This document")

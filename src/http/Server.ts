@@ -27,9 +27,12 @@ import { RateLimiter } from "effect/persistence"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { createServer } from "node:http"
 import { type BusEvent, BusEventJson, type Sequenced } from "../EventBus.ts"
+import { Executions } from "../Executions.ts"
 import { isoNow } from "../internal/time.ts"
+import { RunStatus } from "../Interrupt.ts"
 import {
   Api,
+  ExecutionStarted,
   HttpError,
   InvalidRequest,
   MethodNotAllowed,
@@ -41,7 +44,6 @@ import {
   type SseEventName
 } from "./Api.ts"
 import * as Auth from "./Auth.ts"
-import { ExecutionStarted, Executions } from "./Executions.ts"
 import * as Page from "./Page.ts"
 
 // -----------------------------------------------------------------------------
@@ -102,11 +104,22 @@ const settingsOf = (options: ServerOptions): Settings => ({
 
 const remoteOf = (request: HttpServerRequest.HttpServerRequest) => Option.getOrElse(request.remoteAddress, () => "unknown")
 
+// Control characters (an ANSI escape, a NUL) in a value a client sent are written escaped, so the
+// log stays one readable text line per entry.
+const printable = (value: unknown): unknown =>
+  typeof value === "string"
+    ? value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    : value
+
 /** One audit line per security-relevant action: who, when, what, which run, from where, with what result. */
-const audit = (action: "start" | "interrupt" | "resume", fields: Readonly<Record<string, unknown>>) =>
+const audit = (action: "start" | "interrupt" | "resume" | "answer", fields: Readonly<Record<string, unknown>>) =>
   Effect.flatMap(isoNow, (at) =>
     Effect.logInfo(`audit: ${action}`).pipe(
-      Effect.annotateLogs({ audit: action, at, ...fields })
+      Effect.annotateLogs({
+        audit: action,
+        at,
+        ...Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, printable(value)]))
+      })
     ))
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -193,7 +206,8 @@ export const toSse = (item: Sequenced): string =>
 
 const parseAfter = (value: string | undefined): Effect.Effect<number, InvalidRequest> => {
   if (value === undefined || value === "") return Effect.succeed(0)
-  const n = Number(value)
+  // strictly decimal digits: not "0x10", " 1", "1e3"
+  const n = /^[0-9]{1,15}$/.test(value) ? Number(value) : Number.NaN
   return Number.isSafeInteger(n) && n >= 0
     ? Effect.succeed(n)
     : Effect.fail(
@@ -207,6 +221,8 @@ const parseAfter = (value: string | undefined): Effect.Effect<number, InvalidReq
 // A path of the API (`/api/executions/:id`) as a pattern over request paths.
 const patternOf = (path: string) =>
   new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z0-9_]+/g, "[^/]+")}/?$`)
+
+const isRunStatus = Schema.is(RunStatus)
 
 const routePatterns = routes.map((route) => ({ method: route.method, pattern: patternOf(route.path) }))
 
@@ -257,8 +273,11 @@ const ExecutionsHandlers = (settings: Settings) =>
         .handle("start", ({ payload, request }) =>
           Effect.gen(function*() {
             const caller = yield* Auth.Caller
-            const executionId = yield* executions.start(payload, { startedBy: caller.name }).pipe(
+            const input = "input" in payload ? payload.input : undefined
+            const executionId = yield* executions.start(payload.workflow, input, { startedBy: caller.name }).pipe(
               Effect.catchTags({
+                InvalidExecutionId: (error) =>
+                  Effect.fail(new InvalidRequest({ message: error.message, issues: [{ path: ["body"], message: error.message }] })),
                 UnknownWorkflow: (error) =>
                   Effect.fail(
                     new InvalidRequest({ message: error.message, issues: [{ path: ["body", "workflow"], message: error.message }] })
@@ -280,7 +299,20 @@ const ExecutionsHandlers = (settings: Settings) =>
             })
             return new ExecutionStarted({ executionId })
           }))
-        .handle("list", () => executions.list)
+        .handle("list", ({ query }) =>
+          Effect.gen(function*() {
+            const wanted = query.status === undefined || query.status === ""
+              ? undefined
+              : query.status.split(",").map((s) => s.trim())
+            const bad = wanted?.find((s) => !isRunStatus(s))
+            if (bad !== undefined) {
+              return yield* new InvalidRequest({
+                message: `Invalid request query: unknown status ${JSON.stringify(bad)}; use ${RunStatus.literals.join(", ")}`,
+                issues: [{ path: ["query", "status"], message: `Expected ${RunStatus.literals.join(" | ")}` }]
+              })
+            }
+            return yield* executions.list(wanted === undefined ? {} : { status: wanted.filter(isRunStatus) })
+          }))
         .handle("get", ({ params }) => executions.get(params.id))
         .handle("interrupt", ({ params, payload, query, request }) =>
           Effect.gen(function*() {
@@ -295,6 +327,8 @@ const ExecutionsHandlers = (settings: Settings) =>
               message: body.message ?? "",
               saveCheckpoint: body.saveCheckpoint ?? true
             }
+            // an unknown id costs nothing of the client's interrupt budget
+            yield* executions.get(params.id).pipe(Effect.tapError((error) => audit("interrupt", { ...who, outcome: error._tag })))
             const limited = yield* consume(`interrupt:${caller.name}:${remote}`)
             if (Option.isSome(limited)) {
               const retryAfterMs = Math.max(1, Math.ceil(Duration.toMillis(limited.value)))
@@ -314,7 +348,7 @@ const ExecutionsHandlers = (settings: Settings) =>
             const receipt = yield* executions.interrupt(params.id, {
               ...body,
               triggeredBy: caller.name,
-              await: query.wait
+              ...(query.wait === undefined ? {} : { await: query.wait })
             }).pipe(Effect.tapError((error) => audit("interrupt", { ...who, outcome: error._tag })))
             yield* audit("interrupt", {
               ...who,
@@ -328,7 +362,9 @@ const ExecutionsHandlers = (settings: Settings) =>
         .handle("events", ({ headers, params, query }) =>
           Effect.gen(function*() {
             const after = yield* parseAfter(headers["last-event-id"] ?? query.after)
-            const events = yield* executions.events(params.id, { after })
+            // 404 before the stream starts; a failure in the middle ends it (the client reconnects)
+            yield* executions.get(params.id)
+            const events = executions.events(params.id, { after }).pipe(Stream.ignore({ log: "Warn" }))
             // A comment first, so the client has the response headers at once.
             const body = Stream.concat(
               Stream.make(": connected\n\n"),

@@ -18,6 +18,10 @@
  * | `{p}{{id}}:snapshot` | string | store | the compacted journal: the last entry id it covers, a space, the `Snapshot` record |
  * | `{p}{{id}}:lease` | string, TTL | store | the owner of the running execution, renewed by its heartbeat |
  * | `{p}executions` | sorted set | store | every execution with a journal, by first append (ms) |
+ * | `{p}{{id}}:events` | stream, TTL once ended | owner | the run's bus events, entry ids `0-{sequence}` (field `e`) |
+ * | `{p}{{id}}:attempt` | string | owner | the sequence of the current attempt's `ExecutionStarted` |
+ * | `{p}{{id}}:request` | string, TTL | controller | a request for the current owner (JSON: id, owner, signal) |
+ * | channel `{p}{{id}}:control` | pub/sub | controller | the same request, pushed to the owner |
  * | `{p}checkpoint:{id}`, `{p}checkpoints` | string, set | 0.1 store | version-1 snapshot documents, still read |
  * | `{p}events:{id}` | stream, TTL after the end | worker (`publishEvents`) | the run's bus events, entry ids `0-{sequence}` |
  * | `{p}ratelimit:…` | strings | `serve --redis` | the interrupt rate limit shared by every server |
@@ -79,6 +83,14 @@ export interface Keys {
   readonly lease: (stateId: string) => string
   /** Every execution with a journal, scored by when it was first journaled (ms since the epoch). */
   readonly executions: string
+  /** The published bus events of an execution (a Stream: entry id `0-{sequence}`, field `e`). */
+  readonly events: (stateId: string) => string
+  /** The sequence number of the current attempt's `ExecutionStarted` (string). */
+  readonly attempt: (stateId: string) => string
+  /** The request waiting for the owner of a running execution (string with a TTL). */
+  readonly request: (stateId: string) => string
+  /** The channel requests are pushed on to the owner of a running execution. */
+  readonly control: (stateId: string) => string
 }
 
 /**
@@ -110,7 +122,11 @@ export const make = (prefix: string): Keys => ({
   journal: (stateId) => `${prefix}{${stateId}}:journal`,
   snapshot: (stateId) => `${prefix}{${stateId}}:snapshot`,
   lease: (stateId) => `${prefix}{${stateId}}:lease`,
-  executions: `${prefix}executions`
+  executions: `${prefix}executions`,
+  events: (stateId) => `${prefix}{${stateId}}:events`,
+  attempt: (stateId) => `${prefix}{${stateId}}:attempt`,
+  request: (stateId) => `${prefix}{${stateId}}:request`,
+  control: (stateId) => `${prefix}{${stateId}}:control`
 })
 
 /**

@@ -218,7 +218,12 @@ export const make = Effect.fnUntraced(function*(options: RedisStoreOptions = {})
       }),
     lease: (stateId) =>
       Effect.map(send<string | null>("GET", k.lease(stateId)), (owner) =>
-        owner === null ? Option.none() : Option.some({ owner, alive: true }))
+        owner === null ? Option.none() : Option.some({ owner, alive: true })),
+    stamp: (stateId) =>
+      Effect.map(
+        Effect.all([send<number>("XLEN", k.journal(stateId)), send<number>("STRLEN", k.snapshot(stateId))]),
+        ([length, snapshot]) => length === 0 && snapshot === 0 ? Option.none() : Option.some(`${length}:${snapshot}`)
+      )
   }
 
   // A version-1 document, converted to the snapshot record it stands for, if the journal is empty.

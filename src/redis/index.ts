@@ -1,16 +1,13 @@
 /**
- * Distributed control on Redis: remote interrupts with delivery receipts, the worker side (push +
- * poll + tombstones + heartbeat), the execution registry, and the Redis checkpoint store.
+ * Agent-interrupt on Redis: the journal store (`RedisStore`), remote control (`RemoteControl`), and
+ * the control plane for every process sharing one Redis (`RedisExecutions`).
  *
  * Import from `agent-interrupt/redis`.
  *
  * @since 0.1.0
  */
-export { AlreadyOwned, InvalidSignal, InvalidStateId, RedisUnavailable } from "./Errors.ts"
 export * as RedisKeys from "./Keys.ts"
 export * as RedisConnection from "./RedisConnection.ts"
+export * as RedisExecutions from "./RedisExecutions.ts"
 export * as RedisStore from "./RedisStore.ts"
-export * as RedisWorker from "./RedisWorker.ts"
-export * as Registry from "./Registry.ts"
-export * as RemoteInterrupt from "./RemoteInterrupt.ts"
-export { awaitStage, interruptRemote, Receipt, RemoteInterruptError, Stage, StageResult } from "./RemoteInterrupt.ts"
+export * as RemoteControl from "./RemoteControl.ts"

@@ -180,7 +180,8 @@ describe("agent-interrupt (child processes)", () => {
     const result = await runCli(["demo", ...FAST, "--json", "--state-dir", dir, "--state-id", "json"])
     assert.strictEqual(result.code, 0, result.stderr)
     const docs = result.lines.map((l) => JSON.parse(l) as { _tag: string; status?: string })
-    assert.strictEqual(docs[0]!._tag, "ExecutionEvent")
+    assert.strictEqual(docs[0]!._tag, "ExecutionStarted")
+    assert.strictEqual(docs[1]!._tag, "ExecutionEvent")
     assert.deepStrictEqual(docs.at(-2), { ...docs.at(-2), _tag: "ExecutionFinished", status: "completed" })
     assert.strictEqual(docs.at(-1)!._tag, "Result")
   }, 30_000)
@@ -209,10 +210,17 @@ describe("agent-interrupt (child processes)", () => {
       assert.strictEqual(bad.code, 2)
       assert.strictEqual(
         bad.stderr,
-        "error: Invalid value for flag --timeout: \"soon\". Expected: Invalid duration \"soon\": use 5s, 500ms, 2m or 1h (see: agent-interrupt demo --help)\n"
+        "error: --timeout \"soon\" is not a duration: use a number and a unit, such as 5s, 500ms, 2m or 1h\n"
       )
       assert.strictEqual(bad.stdout, "")
       noTrace(bad.stderr)
+      // a negative value: said once, in plain words (not as unknown flags)
+      const negative = await runCli(["demo", "--timeout", "-5s"])
+      assert.strictEqual(negative.code, 2)
+      assert.strictEqual(
+        negative.stderr,
+        "error: --timeout \"-5s\" is negative: use a positive duration such as 5s, 500ms, 2m or 1h\n"
+      )
       const unknown = await runCli(["demo", "--bogus"])
       assert.strictEqual(unknown.code, 2)
       assert.strictEqual(unknown.stderr, "error: Unrecognized flag: --bogus in command agent-interrupt demo (see: agent-interrupt demo --help)\n")

@@ -5,7 +5,7 @@ import { FetchHttpClient, HttpClient, HttpClientRequest, HttpRouter } from "effe
 import { HttpApiClient } from "effect/http-api"
 import { createServer } from "node:http"
 import { Api, routes } from "../../src/http/Api.ts"
-import { AlreadyInterrupted, Executions, InterruptAccepted } from "../../src/http/Executions.ts"
+import { AlreadyInterrupted, Executions, InterruptAccepted } from "../../src/index.ts"
 import * as Page from "../../src/http/Page.ts"
 import * as Server from "../../src/http/Server.ts"
 import { CheckpointStore } from "../../src/index.ts"
@@ -193,15 +193,18 @@ describe("Server", () => {
         assert.strictEqual(info.runs, 1)
         assert.strictEqual(info.checkpoint, "saved")
         assert.strictEqual(info.checkpointId, body.executionId)
+        // ExecutionStarted, started, completed, ExecutionFinished
         assert.deepStrictEqual(info.progress, {
-          events: 3,
+          events: 4,
           started: 1,
           completed: 1,
           failed: 0,
           interrupted: 0,
           retrying: 0,
-          recovered: 0
+          recovered: 0,
+          done: 1
         })
+        assert.strictEqual(info.result, 42) // the result in full
         assert.isDefined(info.finishedAt)
         assert.isUndefined(info.interrupt)
         const list = yield* request("GET", "/api/executions")
@@ -358,9 +361,9 @@ describe("Server", () => {
     // Interrupt
     // -------------------------------------------------------------------------
 
-    it.effect("interrupt → 202 with the receipt; again → 200 already interrupted; audited", () =>
+    it.effect("interrupt → 202 with the receipt; again while it drains → 200; once it ended → 409; audited", () =>
       Effect.gen(function*() {
-        const { connection, id } = yield* startBlocked("interrupt")
+        const { connection, gate, id } = yield* startBlocked("interrupt")
         const reply = yield* request("POST", `/api/executions/${id}/interrupt`, {
           body: { reason: "priority_override", message: "a more urgent job" }
         })
@@ -373,6 +376,8 @@ describe("Server", () => {
         assert.strictEqual(receipt.signal.triggeredBy, "alice")
         assert.strictEqual(receipt.signal.saveCheckpoint, true)
         assert.deepStrictEqual(receipt.stages.slice(0, 2).map((s) => s.stage), ["requested", "delivered"])
+        // a priority override drains (the test's stop policy): the run is cancelling until the gate opens
+        assert.strictEqual((yield* awaitStatus(id, () => true)).status, "cancelling")
 
         const again = yield* request("POST", `/api/executions/${id}/interrupt`, {
           token: TOKEN_BOB,
@@ -383,15 +388,23 @@ describe("Server", () => {
         assert.strictEqual(second._tag, "AlreadyInterrupted")
         assert.deepStrictEqual(second.signal, receipt.signal) // the first interrupt won
 
+        yield* openGate(gate)
         yield* readAll(connection)
         const info = yield* awaitStatus(id, (i) => i.status === "interrupted")
         assert.deepStrictEqual(info.interrupt, receipt.signal)
         assert.deepStrictEqual(info.interruptStages.map((s) => s.stage), ["requested", "delivered", "stopped", "checkpointed"])
+        // stage times in causal order
+        const times = info.interruptStages.map((s) => s.at)
+        assert.deepStrictEqual(times, [...times].sort())
         assert.strictEqual(info.checkpoint, "saved")
         assert.strictEqual(info.checkpointId, id)
+        // not running any more: 409, and nothing left behind
         const third = yield* request("POST", `/api/executions/${id}/interrupt`)
-        assert.strictEqual(third.status, 200)
-        assert.strictEqual(bodyOf(AlreadyInterrupted, third).checkpointId, id)
+        assert.strictEqual(third.status, 409)
+        assert.deepStrictEqual(bodyOf(ErrorBody, third), {
+          _tag: "ExecutionNotRunning",
+          message: `Execution ${id} is not running: it is interrupted`
+        })
 
         const audits = capture.lines.filter((line) => line.annotations.audit === "interrupt" && line.annotations.executionId === id)
         assert.deepStrictEqual(
@@ -399,7 +412,7 @@ describe("Server", () => {
           [
             ["audit: interrupt", "Info", "alice", "priority_override", "InterruptAccepted"],
             ["audit: interrupt", "Info", "bob", "user_cancelled", "AlreadyInterrupted"],
-            ["audit: interrupt", "Info", "alice", "user_cancelled", "AlreadyInterrupted"]
+            ["audit: interrupt", "Info", "alice", "user_cancelled", "ExecutionNotRunning"]
           ]
         )
         assert.strictEqual(audits[0]!.annotations.message, "a more urgent job")
@@ -409,12 +422,18 @@ describe("Server", () => {
 
     it.effect("concurrent interrupts: exactly one wins", () =>
       Effect.gen(function*() {
-        const { id } = yield* startBlocked("race")
+        const { gate, id } = yield* startBlocked("race")
+        // drained until the gate opens: every request finds the run running or cancelling
         const replies = yield* Effect.forEach(
           range(1, 8),
-          (i) => request("POST", `/api/executions/${id}/interrupt`, { token: i % 2 === 0 ? TOKEN_BOB : undefined }),
+          (i) =>
+            request("POST", `/api/executions/${id}/interrupt`, {
+              token: i % 2 === 0 ? TOKEN_BOB : undefined,
+              body: { reason: "priority_override" }
+            }),
           { concurrency: "unbounded" }
         )
+        yield* openGate(gate)
         assert.deepStrictEqual(replies.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 202])
         const winner = bodyOf(InterruptAccepted, replies.find((r) => r.status === 202)!)
         for (const reply of replies.filter((r) => r.status === 200)) {
@@ -441,7 +460,7 @@ describe("Server", () => {
         assert.strictEqual(late.status, 409)
         assert.deepStrictEqual(bodyOf(ErrorBody, late), {
           _tag: "ExecutionNotRunning",
-          message: `Execution ${done} is not running: it completed`
+          message: `Execution ${done} is not running: it is completed`
         })
         const failed = yield* start("failing", {})
         yield* awaitStatus(failed, (i) => i.status === "failed")
@@ -460,7 +479,7 @@ describe("Server", () => {
         assert.strictEqual(resume.status, 409)
         assert.deepStrictEqual(bodyOf(ErrorBody, resume), {
           _tag: "NotResumable",
-          message: `Execution ${id} cannot be resumed: no checkpoint was saved when it was interrupted`
+          message: `Execution ${id} cannot be resumed: it was interrupted with saveCheckpoint: false, so nothing was kept to resume from`
         })
       }))
 
@@ -475,7 +494,7 @@ describe("Server", () => {
         assert.strictEqual(running.status, 409)
         assert.deepStrictEqual(bodyOf(ErrorBody, running), {
           _tag: "NotResumable",
-          message: `Execution ${id} cannot be resumed: it is running, not interrupted`
+          message: `Execution ${id} cannot be resumed: it is running here`
         })
         yield* request("POST", `/api/executions/${id}/interrupt`)
         const firstRun = yield* readAll(connection)
@@ -499,7 +518,7 @@ describe("Server", () => {
         assert.strictEqual(info.startedBy, "alice")
         const again = yield* request("POST", `/api/executions/${id}/resume`)
         assert.strictEqual(again.status, 409)
-        assert.strictEqual(bodyOf(ErrorBody, again).message, `Execution ${id} cannot be resumed: it is completed, not interrupted`)
+        assert.include(bodyOf(ErrorBody, again).message, `Execution ${id} cannot be resumed: it already completed at `)
         const audit = capture.lines.find((l) => l.annotations.audit === "resume" && l.annotations.executionId === id && l.annotations.outcome === "Resumed")
         assert.strictEqual(audit?.annotations.caller, "bob")
       }))
@@ -517,14 +536,14 @@ describe("Server", () => {
         yield* request("POST", `/api/executions/${id}/interrupt`, { body: { message: "enough" } })
         const rest = yield* readAll(connection)
         const all = [...first, ...rest]
-        assert.deepStrictEqual(ids(all), [1, 2, 3, 4, 5, 6])
-        assert.deepStrictEqual(names(all), ["execution", "execution", "execution", "interrupted", "execution", "finished"])
+        assert.deepStrictEqual(ids(all), [1, 2, 3, 4, 5, 6, 7])
+        assert.deepStrictEqual(names(all), ["started", "execution", "execution", "execution", "interrupted", "execution", "finished"])
         const events = all.map(dataOf)
         assert.deepStrictEqual(
           events.map((e) => e._tag === "ExecutionEvent" ? `${e.status} ${e.actor}` : e._tag),
-          ["started prepare", "completed prepare", "started wait", "InterruptEvent", "interrupted wait", "ExecutionFinished"]
+          ["ExecutionStarted", "started prepare", "completed prepare", "started wait", "InterruptEvent", "interrupted wait", "ExecutionFinished"]
         )
-        const finished = events[5]!
+        const finished = events[6]!
         assert.strictEqual(finished._tag, "ExecutionFinished")
         if (finished._tag === "ExecutionFinished") {
           assert.strictEqual(finished.status, "interrupted")
@@ -534,32 +553,38 @@ describe("Server", () => {
         // A finished run: a comment (so the headers go out at once), the whole history, then the end.
         const replay = yield* openSse(`/api/executions/${id}/events`)
         assert.deepStrictEqual(yield* Effect.promise(() => replay.nextItem()), { _tag: "Comment", text: ": connected" })
-        assert.deepStrictEqual(ids(yield* readAll(replay)), [1, 2, 3, 4, 5, 6])
+        assert.deepStrictEqual(ids(yield* readAll(replay)), [1, 2, 3, 4, 5, 6, 7])
       }))
 
     it.effect("events: a reader reconnecting with Last-Event-ID (or ?after=) resumes after it", () =>
       Effect.gen(function*() {
         const { connection, first, gate, id } = yield* startBlocked("reconnect")
-        assert.deepStrictEqual(ids(first), [1, 2, 3])
+        assert.deepStrictEqual(ids(first), [1, 2, 3, 4])
         connection.close()
-        const reconnected = yield* openSse(`/api/executions/${id}/events`, { lastEventId: "3" })
+        const reconnected = yield* openSse(`/api/executions/${id}/events`, { lastEventId: "4" })
         yield* openGate(gate)
         const rest = yield* readAll(reconnected)
-        assert.deepStrictEqual(ids(rest), [4, 5, 6, 7])
+        assert.deepStrictEqual(ids(rest), [5, 6, 7, 8])
         assert.deepStrictEqual(
           rest.map(dataOf).map((e) => e._tag === "ExecutionEvent" ? `${e.status} ${e.actor}` : e._tag),
           ["completed wait", "started finish", "completed finish", "ExecutionFinished"]
         )
         // after a finished run
-        assert.deepStrictEqual(ids(yield* readAll(yield* openSse(`/api/executions/${id}/events`, { lastEventId: "5" }))), [6, 7])
-        assert.deepStrictEqual(ids(yield* readAll(yield* openSse(`/api/executions/${id}/events?after=6`))), [7])
-        assert.deepStrictEqual(ids(yield* readAll(yield* openSse(`/api/executions/${id}/events`, { lastEventId: "7" }))), [])
-        const bad = yield* request("GET", `/api/executions/${id}/events`, { headers: { "last-event-id": "abc" } })
-        assert.strictEqual(bad.status, 400)
-        assert.strictEqual(
-          bodyOf(ErrorBody, bad).message,
-          `Invalid Last-Event-ID "abc": expected a sequence number (a non-negative integer)`
-        )
+        assert.deepStrictEqual(ids(yield* readAll(yield* openSse(`/api/executions/${id}/events`, { lastEventId: "6" }))), [7, 8])
+        assert.deepStrictEqual(ids(yield* readAll(yield* openSse(`/api/executions/${id}/events?after=7`))), [8])
+        assert.deepStrictEqual(ids(yield* readAll(yield* openSse(`/api/executions/${id}/events`, { lastEventId: "8" }))), [])
+        // strictly a decimal sequence number
+        // (a header value's surrounding spaces are not part of it in HTTP; a query keeps them)
+        const spaced = yield* request("GET", `/api/executions/${id}/events?after=%201`)
+        assert.strictEqual(spaced.status, 400)
+        for (const value of ["abc", "0x10", "1e3", "-1"]) {
+          const bad = yield* request("GET", `/api/executions/${id}/events`, { headers: { "last-event-id": value } })
+          assert.strictEqual(bad.status, 400, value)
+          assert.strictEqual(
+            bodyOf(ErrorBody, bad).message,
+            `Invalid Last-Event-ID ${JSON.stringify(value)}: expected a sequence number (a non-negative integer)`
+          )
+        }
       }))
 
     it.effect("the typed client derived from the API definition works against the server", () =>
@@ -571,7 +596,12 @@ describe("Server", () => {
         const started = yield* client.executions.start({ payload: { workflow: "quick", input: { n: 3 } } })
         const events = yield* client.executions.events({ params: { id: started.executionId }, headers: {}, query: {} })
         const all = yield* Stream.runCollect(events)
-        assert.deepStrictEqual(all.map((e) => [e.id, e.event]), [["1", "execution"], ["2", "execution"], ["3", "finished"]])
+        assert.deepStrictEqual(all.map((e) => [e.id, e.event]), [
+          ["1", "started"],
+          ["2", "execution"],
+          ["3", "execution"],
+          ["4", "finished"]
+        ])
         const info = yield* client.executions.get({ params: { id: started.executionId } })
         assert.strictEqual(info.status, "completed")
         const late = yield* Effect.flip(
@@ -615,9 +645,14 @@ describe("Server", () => {
     (it) => {
       it.effect("more than the limit of interrupts per client → 429 with Retry-After", () =>
         Effect.gen(function*() {
-          const { id } = yield* startBlocked("rate")
-          assert.strictEqual((yield* request("POST", `/api/executions/${id}/interrupt`)).status, 202)
-          assert.strictEqual((yield* request("POST", `/api/executions/${id}/interrupt`)).status, 200)
+          const { gate, id } = yield* startBlocked("rate")
+          const drain = { body: { reason: "priority_override" } }
+          assert.strictEqual((yield* request("POST", `/api/executions/${id}/interrupt`, drain)).status, 202)
+          assert.strictEqual((yield* request("POST", `/api/executions/${id}/interrupt`, drain)).status, 200)
+          // interrupts of unknown ids do not count against the limit
+          for (let i = 0; i < 5; i++) {
+            assert.strictEqual((yield* request("POST", `/api/executions/nobody-${i}/interrupt`)).status, 404)
+          }
           const limited = yield* request("POST", `/api/executions/${id}/interrupt`)
           assert.strictEqual(limited.status, 429)
           const retryAfter = Number(limited.headers.get("retry-after"))
@@ -630,8 +665,9 @@ describe("Server", () => {
           assert.strictEqual(body.limit, 2)
           assert.match(body.message, /^Too many interrupts: at most 2 per 1m; retry in \d+ s$/)
           // per client: another caller still gets through, and other routes are not limited
-          assert.strictEqual((yield* request("POST", `/api/executions/${id}/interrupt`, { token: TOKEN_BOB })).status, 200)
+          assert.strictEqual((yield* request("POST", `/api/executions/${id}/interrupt`, { token: TOKEN_BOB, ...drain })).status, 200)
           assert.strictEqual((yield* request("GET", `/api/executions/${id}`)).status, 200)
+          yield* openGate(gate)
         }))
     }
   )

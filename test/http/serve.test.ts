@@ -14,7 +14,7 @@ import { loadFromDir } from "../utils/journal.ts"
 import { join } from "node:path"
 import { ListenFailed, makeServe } from "../../src/cli/serve.ts"
 import { Signals } from "../../src/cli/runMain.ts"
-import { ExecutionStarted } from "../../src/http/Executions.ts"
+import { ExecutionStarted } from "../../src/http/Api.ts"
 import { StopPolicy } from "../../src/index.ts"
 import { freshGate, startServe, testWorkflows } from "./utils.ts"
 

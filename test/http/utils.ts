@@ -19,19 +19,14 @@ import {
 } from "effect"
 import { Command } from "effect/cli"
 import { HttpServer } from "effect/http"
-import {
-  Actor,
-  type BusEvent,
-  BusEventJson,
-  CheckpointStore,
-  runEvent,
-  StopPolicy,
-  Workflow
-} from "../../src/index.ts"
+import { type BusEvent, BusEventJson, CheckpointStore, StopPolicy } from "../../src/index.ts"
 import { Signals } from "../../src/cli/runMain.ts"
-import { Research } from "../../src/demo/index.ts"
 import { makeServe } from "../../src/cli/serve.ts"
-import * as Executions from "../../src/http/Executions.ts"
+import { ExecutionStarted } from "../../src/http/Api.ts"
+import { ExecutionInfo, Executions, type LocalOptions } from "../../src/index.ts"
+import { testWorkflows } from "../utils/workflows.ts"
+
+export { freshGate, gated, gateOf, openGate, quick, slow, testWorkflows } from "../utils/workflows.ts"
 import * as Server from "../../src/http/Server.ts"
 
 export const TOKEN = "alice-token-0123456789abcdef"
@@ -40,67 +35,6 @@ export const TOKEN_BOB = "bob-token-0123456789abcdefgh"
 // -----------------------------------------------------------------------------
 // Test workflows
 // -----------------------------------------------------------------------------
-
-// Gates by name: a test opens one to let a `gated` run past its `wait` step.
-const gates = new Map<string, Deferred.Deferred<void>>()
-export const gateOf = (name: string): Deferred.Deferred<void> => {
-  let gate = gates.get(name)
-  if (gate === undefined) {
-    gate = Deferred.makeUnsafe<void>()
-    gates.set(name, gate)
-  }
-  return gate
-}
-export const openGate = (name: string) => Deferred.succeed(gateOf(name), undefined)
-
-let unique = 0
-/** A gate name no other test uses. */
-export const freshGate = (label: string) => `${label}-${++unique}-${Math.random().toString(36).slice(2, 8)}`
-
-const prepare = Actor.tool("prepare", (gate: string) => Effect.succeed(`prepared ${gate}`), { output: Schema.String })
-const wait = Actor.tool("wait", (gate: string) => Effect.as(Deferred.await(gateOf(gate)), `waited ${gate}`), {
-  output: Schema.String
-})
-const finish = Actor.tool("finish", (gate: string) => Effect.succeed(`finished ${gate}`), { output: Schema.String })
-
-/** prepare → wait (until the test opens the gate) → finish. */
-export const gated = Workflow.make({
-  name: "gated",
-  description: "prepare, wait for the test's gate, finish",
-  input: Schema.Struct({ gate: Schema.String }),
-  example: { gate: "example" },
-  run: (input) =>
-    Effect.gen(function*() {
-      yield* runEvent(prepare, input.gate)
-      yield* runEvent(wait, input.gate)
-      return yield* runEvent(finish, input.gate)
-    })
-})
-
-/** Completes at once. */
-export const quick = Workflow.make({
-  name: "quick",
-  description: "one step, done",
-  input: Schema.Struct({ n: Schema.Number }),
-  example: { n: 1 },
-  run: (input) => runEvent(Actor.tool("double", (n: number) => Effect.succeed(n * 2), { output: Schema.Number }), input.n)
-})
-
-/** Fails at once. */
-export const failing = Workflow.make({
-  name: "failing",
-  description: "fails",
-  input: Schema.Struct({}),
-  example: {},
-  run: () => Effect.fail(new Workflow.WorkflowError({ workflow: "failing", detail: "it always fails" }))
-})
-
-export const testWorkflows = [
-  Workflow.register(Research.research),
-  Workflow.register(gated),
-  Workflow.register(quick),
-  Workflow.register(failing)
-]
 
 // -----------------------------------------------------------------------------
 // Servers
@@ -163,7 +97,7 @@ export const startServe = (
   })
 
 export interface TestServerOptions extends Partial<Server.ServerOptions> {
-  readonly local?: Executions.LocalOptions | undefined
+  readonly local?: LocalOptions | undefined
   readonly logger?: Layer.Layer<never> | undefined
 }
 
@@ -181,10 +115,11 @@ export const serverLayer = (options: TestServerOptions = {}) => {
     keepAlive: "200 millis",
     ...serverOptions
   }).pipe(
-    // Shutting down aborts at once: a gated run never drains on its own.
-    Layer.provideMerge(Executions.Executions.layerLocal({
+    // Shutting down aborts at once: a gated run never drains on its own. A priority override drains
+    // until the test opens the gate (the run stays `cancelling` meanwhile).
+    Layer.provideMerge(Executions.layerLocal({
       workflows: testWorkflows,
-      stopPolicy: { system_shutdown: StopPolicy.abort() },
+      stopPolicy: { system_shutdown: StopPolicy.abort(), priority_override: StopPolicy.drain("1 hour") },
       ...local
     })),
     Layer.provideMerge(CheckpointStore.layerMemory)
@@ -238,13 +173,13 @@ export const request = (method: string, path: string, options: RequestOptions = 
 export const start = (workflow: string, input: unknown, token: string = TOKEN) =>
   Effect.flatMap(request("POST", "/api/executions", { body: { workflow, input }, token }), (reply) =>
     reply.status === 201
-      ? Effect.succeed(Schema.decodeUnknownSync(Executions.ExecutionStarted)(reply.json).executionId)
+      ? Effect.succeed(Schema.decodeUnknownSync(ExecutionStarted)(reply.json).executionId)
       : Effect.die(new Error(`start ${workflow}: HTTP ${reply.status} ${reply.text}`)))
 
 /** Polls `GET /api/executions/:id` until `until` holds (the condition is observed through the API). */
-export const awaitStatus = (id: string, until: (info: Executions.ExecutionInfo) => boolean) =>
+export const awaitStatus = (id: string, until: (info: ExecutionInfo) => boolean) =>
   request("GET", `/api/executions/${id}`).pipe(
-    Effect.map((reply) => Schema.decodeUnknownSync(Executions.ExecutionInfo)(reply.json)),
+    Effect.map((reply) => Schema.decodeUnknownSync(ExecutionInfo)(reply.json)),
     Effect.repeat({ until, schedule: Schedule.spaced("10 millis") }),
     Effect.timeoutOrElse({
       duration: "20 seconds",

@@ -1,13 +1,23 @@
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import { program } from "../../examples/distributed.ts"
-import * as RedisStore from "../../src/redis/RedisStore.ts"
-import { testLayer } from "../utils/redisServer.ts"
+import { RedisServer } from "../utils/redisServer.ts"
 
-// The README's distributed example, against the test's own redis-server.
-layer(testLayer, { excludeTestServices: true, timeout: "30 seconds" })("examples/distributed.ts", (it) => {
-  it.effect("a worker stopped through Redis, then resumed from its Redis checkpoint", () =>
+// The README's distributed example, against the test's own redis-server (REDIS_URL pointed at it).
+layer(RedisServer.layer, { excludeTestServices: true, timeout: "30 seconds" })("examples/distributed.ts", (it) => {
+  it.effect("a worker stopped through Redis by a controller, then resumed on a third machine", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual(yield* program, { stage: "Reached", first: "Interrupted", second: "Completed" })
-    }).pipe(Effect.provide(RedisStore.layerRedis())))
+      const server = yield* RedisServer
+      const config = ConfigProvider.layer(
+        ConfigProvider.fromUnknown({ REDIS_URL: server.url, AGENT_INTERRUPT_REDIS_PREFIX: server.prefix })
+      )
+      const result = yield* program.pipe(Effect.provide(Layer.fresh(config)))
+      assert.deepStrictEqual(result, {
+        receipt: "InterruptAccepted",
+        stages: ["requested", "delivered", "stopped", "checkpointed"],
+        first: "interrupted",
+        second: "completed",
+        recovered: 1 // the plan, done before the stop, is not run again
+      })
+    }))
 })

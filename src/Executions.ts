@@ -1,0 +1,1396 @@
+/**
+ * The control plane: the executions a process can see and control — start registered workflows,
+ * list them, read their status, follow their events, interrupt them (with a receipt), resume them
+ * from their journal — whether they run here or, with a remote backend, in any process that shares
+ * it.
+ *
+ * This module holds the control plane's vocabulary (`ExecutionInfo`, the interrupt receipts and
+ * stages, the errors), the one fold that turns a run's bus events into its `ExecutionInfo` (the same
+ * for a run of this process, a run of another process and a run read back from its journal), the
+ * `Executions` service, and `Executions.layerLocal`, which runs executions in this process over a
+ * `CheckpointStore`. A remote backend (`RedisExecutions.layer` in `agent-interrupt/redis`) plugs in
+ * through {@link Remote}: it publishes the events of this process's runs and delivers requests to
+ * the process that owns a run. `http/` and `cli/` only map their inputs to this service.
+ *
+ * @since 0.2.0
+ */
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  type Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberMap,
+  FiberSet,
+  Layer,
+  Option,
+  Ref,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
+import { type CheckpointError, CheckpointStore } from "./Checkpoint.ts"
+import type { StateSnapshot } from "./Journal.ts"
+import * as EventBus from "./EventBus.ts"
+import {
+  type InterruptChecker,
+  InterruptEvent,
+  InterruptReason,
+  InterruptSignal,
+  isStateId,
+  IsoTimestamp,
+  RunStatus,
+  STATE_ID_RULE,
+  type StopPolicies
+} from "./Interrupt.ts"
+import type { Durability, JournalRecord } from "./Journal.ts"
+import { isoOf } from "./internal/time.ts"
+import * as Run from "./Run.ts"
+import * as Workflow from "./Workflow.ts"
+
+// -----------------------------------------------------------------------------
+// Models
+// -----------------------------------------------------------------------------
+
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+
+/**
+ * How far the current attempt of an execution got: its bus events, and its actor calls by status
+ * (`started` counts every attempt of a call; `recovered` counts the steps a resume replayed from the
+ * journal instead of running them again). `done` is `completed + recovered`; `total` is how many
+ * steps the workflow expects, when it says (it never goes down, and never jumps).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Progress = Schema.Struct({
+  events: Count,
+  started: Count,
+  completed: Count,
+  failed: Count,
+  interrupted: Count,
+  retrying: Count,
+  recovered: Count,
+  done: Count,
+  total: Schema.optionalKey(Count)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Progress extends Schema.Schema.Type<typeof Progress> {}
+
+/**
+ * The stages of an interrupt, in order: `requested` (its signal was made), `delivered` (the running
+ * execution has it: its `InterruptEvent`), `stopped` (its running work ended: the first `interrupted`
+ * event, or the end of the attempt), `checkpointed` (its journal was saved to the end).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const InterruptStage = Schema.Literals(["requested", "delivered", "stopped", "checkpointed"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type InterruptStage = typeof InterruptStage.Type
+
+/**
+ * A stage an interrupt reached, and when (`detail`: how it was delivered, or where it was saved).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const StageReached = Schema.Struct({
+  stage: InterruptStage,
+  at: IsoTimestamp,
+  detail: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface StageReached extends Schema.Schema.Type<typeof StageReached> {}
+
+/**
+ * The status of one execution.
+ *
+ * **Details**
+ *
+ * - `status`: see `RunStatus` (`cancelling` between an interrupt and the end of its drain; `lost`
+ *   when its owner is gone).
+ * - `runs`: 1, plus one per resume.
+ * - `interrupt`: the winning signal of the current attempt (who, when, why), once interrupted;
+ *   `interruptStages`: the stages it reached so far.
+ * - `checkpoint`, `checkpointId`: what happened to the journal at the end of the attempt.
+ * - `result`: the value of a completed run (JSON); `error`: the error of a failed one.
+ * - `watchers`: event-stream readers attached here right now; `owner`: who runs (or last ran) it.
+ * - `lastSequence`: the sequence number of its last event (where a reader reconnects).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class ExecutionInfo extends Schema.Class<ExecutionInfo>("agent-interrupt/ExecutionInfo")({
+  executionId: Schema.String,
+  workflow: Schema.String,
+  input: Schema.Json,
+  status: RunStatus,
+  startedBy: Schema.optionalKey(Schema.String),
+  createdAt: IsoTimestamp,
+  updatedAt: IsoTimestamp,
+  finishedAt: Schema.optionalKey(IsoTimestamp),
+  runs: Count,
+  interrupt: Schema.optionalKey(InterruptSignal),
+  interruptStages: Schema.Array(StageReached),
+  progress: Progress,
+  checkpoint: Schema.optionalKey(EventBus.CheckpointOutcome),
+  checkpointId: Schema.optionalKey(Schema.String),
+  result: Schema.optionalKey(Schema.Json),
+  error: Schema.optionalKey(Schema.String),
+  watchers: Count,
+  owner: Schema.optionalKey(Schema.String),
+  lastSequence: Count
+}) {}
+
+/**
+ * A workflow the control plane can start, for pickers and help texts.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class WorkflowSummary extends Schema.Class<WorkflowSummary>("agent-interrupt/WorkflowSummary")({
+  name: Schema.String,
+  description: Schema.String,
+  example: Schema.Json,
+  steps: Schema.optionalKey(Count)
+}) {}
+
+const receiptFields = {
+  executionId: Schema.String,
+  signal: InterruptSignal,
+  stages: Schema.Array(StageReached),
+  checkpointId: Schema.optionalKey(Schema.String)
+}
+
+/**
+ * The receipt of an interrupt that won: its signal and the stages it reached when the answer was
+ * made (HTTP 202).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class InterruptAccepted extends Schema.TaggedClass<InterruptAccepted>(
+  "agent-interrupt/InterruptAccepted"
+)("InterruptAccepted", receiptFields) {}
+
+/**
+ * The receipt of an interrupt that changed nothing: the attempt was already being interrupted, by
+ * the signal shown (HTTP 200).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class AlreadyInterrupted extends Schema.TaggedClass<AlreadyInterrupted>(
+  "agent-interrupt/AlreadyInterrupted"
+)("AlreadyInterrupted", receiptFields) {}
+
+/**
+ * An interrupt receipt.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type InterruptReceipt = InterruptAccepted | AlreadyInterrupted
+
+// -----------------------------------------------------------------------------
+// Errors
+// -----------------------------------------------------------------------------
+
+/**
+ * No execution with that id, here or in the store.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ExecutionNotFound extends Schema.TaggedError<ExecutionNotFound>("agent-interrupt/ExecutionNotFound")(
+  "ExecutionNotFound",
+  { executionId: Schema.String, message: Schema.String },
+  { httpApiStatus: 404 }
+) {
+  constructor(props: { readonly executionId: string }) {
+    super({ executionId: props.executionId, message: `No execution ${JSON.stringify(props.executionId)}` })
+  }
+}
+
+/**
+ * The execution is not running (it completed, failed, was interrupted or is lost): there is nothing
+ * to interrupt, and nothing was left behind.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ExecutionNotRunning extends Schema.TaggedError<ExecutionNotRunning>(
+  "agent-interrupt/ExecutionNotRunning"
+)("ExecutionNotRunning", { executionId: Schema.String, status: RunStatus, message: Schema.String }, {
+  httpApiStatus: 409
+}) {
+  constructor(props: { readonly executionId: string; readonly status: RunStatus }) {
+    super({ ...props, message: `Execution ${props.executionId} is not running: it is ${props.status}` })
+  }
+}
+
+/**
+ * The execution cannot be resumed: it completed, runs (here or elsewhere), was interrupted asking for
+ * no checkpoint, or its workflow is not known here.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NotResumable extends Schema.TaggedError<NotResumable>("agent-interrupt/NotResumable")(
+  "NotResumable",
+  { executionId: Schema.String, status: Schema.String, message: Schema.String },
+  { httpApiStatus: 409 }
+) {
+  constructor(props: { readonly executionId: string; readonly status: string; readonly detail: string }) {
+    super({
+      executionId: props.executionId,
+      status: props.status,
+      message: `Execution ${props.executionId} cannot be resumed: ${props.detail}`
+    })
+  }
+}
+
+/**
+ * An execution with that id exists already: resume it, or start over with `force`.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class ExecutionExists extends Schema.TaggedError<ExecutionExists>("agent-interrupt/ExecutionExists")(
+  "ExecutionExists",
+  { executionId: Schema.String, status: Schema.String, message: Schema.String },
+  { httpApiStatus: 409 }
+) {
+  constructor(props: { readonly executionId: string; readonly status: string }) {
+    super({
+      ...props,
+      message: `Execution ${props.executionId} already exists (${props.status}): resume it, or start over with --force`
+    })
+  }
+}
+
+/**
+ * An execution id that is not a valid state id (letters, digits, `.`, `_`, `-`, at most 128, not
+ * starting with `.`): refused before anything is touched.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class InvalidExecutionId extends Schema.TaggedError<InvalidExecutionId>("agent-interrupt/InvalidExecutionId")(
+  "InvalidExecutionId",
+  { executionId: Schema.String, message: Schema.String },
+  { httpApiStatus: 400 }
+) {
+  constructor(props: { readonly executionId: string }) {
+    super({ executionId: props.executionId, message: `Invalid state id ${JSON.stringify(props.executionId)}: ${STATE_ID_RULE}` })
+  }
+}
+
+/**
+ * The process is shutting down: it starts and resumes nothing.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ShuttingDown extends Schema.TaggedError<ShuttingDown>("agent-interrupt/ShuttingDown")(
+  "ShuttingDown",
+  { message: Schema.String },
+  { httpApiStatus: 503 }
+) {
+  constructor() {
+    super({ message: "The server is shutting down; try again on another instance" })
+  }
+}
+
+/**
+ * The store behind the executions (a directory, Redis) did not answer: nothing was changed, try
+ * again.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class BackendUnavailable extends Schema.TaggedError<BackendUnavailable>(
+  "agent-interrupt/BackendUnavailable"
+)("BackendUnavailable", { operation: Schema.String, message: Schema.String }, { httpApiStatus: 503 }) {
+  constructor(props: { readonly operation: string; readonly detail: string }) {
+    super({ operation: props.operation, message: `Cannot ${props.operation}: ${props.detail}; try again` })
+  }
+}
+
+/**
+ * The execution's journal exists but cannot be read: it is corrupt, or was written by a newer version
+ * of this library. Nothing was changed.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class JournalUnreadable extends Schema.TaggedError<JournalUnreadable>("agent-interrupt/JournalUnreadable")(
+  "JournalUnreadable",
+  { executionId: Schema.String, message: Schema.String },
+  { httpApiStatus: 409 }
+) {}
+
+const unavailable = (operation: string) => (error: CheckpointError) =>
+  new BackendUnavailable({ operation, detail: error.message })
+
+// A store failure reading one execution: the store was away, or the journal cannot be read.
+const unreadable = (operation: string) => (error: CheckpointError): BackendUnavailable | JournalUnreadable =>
+  error.reason === "corrupt" || error.reason === "unsupported_version"
+    ? new JournalUnreadable({ executionId: error.stateId, message: error.message })
+    : unavailable(operation)(error)
+
+// -----------------------------------------------------------------------------
+// The fold: a run's events → its ExecutionInfo
+// -----------------------------------------------------------------------------
+
+/**
+ * What the fold keeps of a run: everything `ExecutionInfo` says, as its events said it.
+ *
+ * @category folds
+ * @since 0.2.0
+ */
+export interface RunView {
+  readonly executionId: string
+  workflow: string
+  input: Schema.Json
+  startedBy: string | undefined
+  owner: string | undefined
+  createdAt: string | undefined
+  updatedAt: string | undefined
+  finishedAt: string | undefined
+  runs: number
+  status: RunStatus
+  interrupt: InterruptSignal | undefined
+  stages: Array<StageReached>
+  progress: { -readonly [K in keyof Progress]: Progress[K] }
+  checkpoint: EventBus.CheckpointOutcome | undefined
+  checkpointId: string | undefined
+  result: Schema.Json | undefined
+  error: string | undefined
+  lastSequence: number
+  /** The sequence number of the current attempt's `ExecutionStarted`. */
+  attemptStart: number
+}
+
+const emptyProgress = (): RunView["progress"] => ({
+  events: 0,
+  started: 0,
+  completed: 0,
+  failed: 0,
+  interrupted: 0,
+  retrying: 0,
+  recovered: 0,
+  done: 0
+})
+
+/**
+ * The view of a run before any event.
+ *
+ * @category folds
+ * @since 0.2.0
+ */
+export const emptyView = (executionId: string): RunView => ({
+  executionId,
+  workflow: "unknown",
+  input: null,
+  startedBy: undefined,
+  owner: undefined,
+  createdAt: undefined,
+  updatedAt: undefined,
+  finishedAt: undefined,
+  runs: 0,
+  status: "running",
+  interrupt: undefined,
+  stages: [],
+  progress: emptyProgress(),
+  checkpoint: undefined,
+  checkpointId: undefined,
+  result: undefined,
+  error: undefined,
+  lastSequence: 0,
+  attemptStart: 0
+})
+
+const addStage = (view: RunView, stage: InterruptStage, at: string, detail?: string) => {
+  if (view.stages.some((s) => s.stage === stage)) return
+  view.stages.push(detail === undefined ? { stage, at } : { stage, at, detail })
+}
+
+/**
+ * Folds one event of a run into its view (in place). The one function behind every
+ * `ExecutionInfo`: of a run of this process (as its bus publishes), of another process's run (as its
+ * published events are read) and of a run read back from its journal.
+ *
+ * @category folds
+ * @since 0.2.0
+ */
+export const foldEvent = (view: RunView, item: EventBus.Sequenced): void => {
+  const event = item.event
+  view.lastSequence = Math.max(view.lastSequence, item.sequence)
+  switch (event._tag) {
+    case "ExecutionStarted": {
+      view.runs = Math.max(view.runs, event.attempt)
+      view.status = "running"
+      view.attemptStart = item.sequence
+      if (event.workflow !== undefined) view.workflow = event.workflow
+      if (event.input !== undefined) view.input = event.input
+      if (event.startedBy !== undefined) view.startedBy ??= event.startedBy
+      if (event.owner !== undefined) view.owner = event.owner
+      view.createdAt ??= event.timestamp
+      view.updatedAt = event.timestamp
+      view.finishedAt = undefined
+      view.interrupt = undefined
+      view.stages = []
+      view.checkpoint = undefined
+      view.checkpointId = undefined
+      view.result = undefined
+      view.error = undefined
+      const total = view.progress.total
+      view.progress = emptyProgress()
+      const expected = event.expectedSteps ?? total
+      if (expected !== undefined) view.progress.total = expected
+      view.progress.events = 1
+      return
+    }
+    case "ExecutionEvent": {
+      const p = view.progress
+      p.events++
+      view.updatedAt = event.timestamp
+      switch (event.status) {
+        case "started":
+          p.started++
+          break
+        case "completed":
+          p.completed++
+          p.done++
+          break
+        case "recovered":
+          p.recovered++
+          p.done++
+          break
+        case "failed":
+          p.failed++
+          break
+        case "retrying":
+          p.retrying++
+          break
+        case "interrupted":
+          p.interrupted++
+          if (view.interrupt !== undefined) addStage(view, "stopped", event.timestamp)
+          break
+        case "awaiting":
+        case "human_intervention":
+          if (view.status === "running") view.status = "awaiting"
+          break
+      }
+      if (p.total !== undefined && p.done > p.total) p.total = p.done
+      return
+    }
+    case "InterruptEvent": {
+      view.progress.events++
+      view.interrupt = event.signal
+      if (view.status === "running" || view.status === "awaiting") view.status = "cancelling"
+      const at = event.at ?? event.signal.triggeredAt
+      view.updatedAt = at
+      // requested before delivered, whatever the clocks of the two processes say
+      addStage(view, "requested", event.signal.triggeredAt < at ? event.signal.triggeredAt : at)
+      addStage(view, "delivered", at, event.via)
+      return
+    }
+    case "ExecutionFinished": {
+      view.progress.events++
+      view.status = event.status
+      view.updatedAt = event.timestamp
+      view.finishedAt = event.timestamp
+      view.checkpoint = event.checkpoint
+      view.checkpointId = event.checkpointId
+      view.result = event.result
+      view.error = event.detail
+      if (event.status === "interrupted") {
+        if (event.signal !== undefined) view.interrupt ??= event.signal
+        addStage(view, "stopped", event.timestamp)
+        if (event.checkpoint === "saved") addStage(view, "checkpointed", event.timestamp, event.checkpointId)
+      }
+      return
+    }
+    case "GroupEvent":
+    case "LogEvent": {
+      view.progress.events++
+      return
+    }
+  }
+}
+
+/**
+ * The `ExecutionInfo` of a view. `status` overrides the view's (a run whose owner is gone is
+ * `lost`).
+ *
+ * @category folds
+ * @since 0.2.0
+ */
+export const toInfo = (
+  view: RunView,
+  extras: { readonly watchers?: number | undefined; readonly status?: RunStatus | undefined } = {}
+): ExecutionInfo => {
+  const created = view.createdAt ?? isoOf(0)
+  return new ExecutionInfo({
+    executionId: view.executionId,
+    workflow: view.workflow,
+    input: view.input,
+    status: extras.status ?? view.status,
+    ...(view.startedBy === undefined ? {} : { startedBy: view.startedBy }),
+    createdAt: created,
+    updatedAt: view.updatedAt ?? created,
+    ...(view.finishedAt === undefined ? {} : { finishedAt: view.finishedAt }),
+    runs: view.runs,
+    ...(view.interrupt === undefined ? {} : { interrupt: view.interrupt }),
+    interruptStages: view.stages.slice(),
+    progress: { ...view.progress },
+    ...(view.checkpoint === undefined ? {} : { checkpoint: view.checkpoint }),
+    ...(view.checkpointId === undefined ? {} : { checkpointId: view.checkpointId }),
+    ...(view.result === undefined ? {} : { result: view.result }),
+    ...(view.error === undefined ? {} : { error: view.error }),
+    watchers: extras.watchers ?? 0,
+    ...(view.owner === undefined ? {} : { owner: view.owner }),
+    lastSequence: view.lastSequence
+  }, { disableChecks: true })
+}
+
+/**
+ * The bus events a journal stands for: what a reader of a run that no bus holds any more (it ran in
+ * another process, or before a restart) gets. Completed steps come back as `completed` events.
+ *
+ * @category folds
+ * @since 0.2.0
+ */
+export const eventsOfJournal = (stateId: string, records: ReadonlyArray<JournalRecord>): Array<EventBus.BusEvent> => {
+  const out: Array<EventBus.BusEvent> = []
+  const step = (
+    s: { readonly address: string; readonly occurrence: number; readonly actor: string; readonly kind: EventBus.ActorKind; readonly attempt: number; readonly timestamp: string }
+  ) => ({
+    _tag: "ExecutionEvent" as const,
+    stateId,
+    address: s.address,
+    actor: s.actor,
+    kind: s.kind,
+    occurrence: s.occurrence,
+    attempt: s.attempt,
+    timestamp: s.timestamp
+  })
+  for (const record of records) {
+    switch (record._tag) {
+      case "Snapshot": {
+        const snap = record.snapshot
+        out.push({
+          _tag: "ExecutionStarted",
+          stateId,
+          attempt: snap.attempts,
+          timestamp: snap.createdAt,
+          ...(snap.metadata.workflow === undefined ? {} : { workflow: snap.metadata.workflow }),
+          ...(snap.metadata.input === undefined ? {} : { input: snap.metadata.input }),
+          ...(snap.metadata.startedBy === undefined ? {} : { startedBy: snap.metadata.startedBy })
+        })
+        for (const s of snap.completed) {
+          out.push({
+            ...step(s),
+            status: "completed",
+            result: s.result,
+            ...(s.executionTime === undefined ? {} : { executionTime: s.executionTime }),
+            ...(s.detail === undefined ? {} : { detail: s.detail })
+          })
+        }
+        if (snap.status === "interrupted" || snap.status === "completed" || snap.status === "failed") {
+          out.push({
+            _tag: "ExecutionFinished",
+            stateId,
+            status: snap.status,
+            timestamp: snap.updatedAt,
+            checkpoint: snap.resumable ? "saved" : "not_saved",
+            ...(snap.resumable ? { checkpointId: stateId } : {}),
+            ...(snap.metadata.interrupt === undefined ? {} : { signal: snap.metadata.interrupt }),
+            ...(snap.metadata.error === undefined ? {} : { detail: snap.metadata.error }),
+            ...(snap.metadata.result === undefined ? {} : { result: snap.metadata.result })
+          })
+        }
+        break
+      }
+      case "RunStarted": {
+        out.push({
+          _tag: "ExecutionStarted",
+          stateId,
+          attempt: record.attempt,
+          timestamp: record.timestamp,
+          ...(record.workflow === undefined ? {} : { workflow: record.workflow }),
+          ...(record.input === undefined ? {} : { input: record.input }),
+          ...(record.startedBy === undefined ? {} : { startedBy: record.startedBy }),
+          ...(record.owner === undefined ? {} : { owner: record.owner })
+        })
+        break
+      }
+      case "StepCompleted": {
+        out.push({
+          ...step(record),
+          status: "completed",
+          result: record.result,
+          ...(record.executionTime === undefined ? {} : { executionTime: record.executionTime }),
+          ...(record.detail === undefined ? {} : { detail: record.detail })
+        })
+        break
+      }
+      case "StepInterrupted": {
+        out.push({ ...step(record), status: "interrupted", partialOutput: record.partialOutput })
+        break
+      }
+      case "RunInterrupted": {
+        out.push(new InterruptEvent({ signal: record.signal, stateId, at: record.timestamp }, { disableChecks: true }))
+        break
+      }
+      case "RunFinished": {
+        const saved = record.resumable !== false
+        out.push({
+          _tag: "ExecutionFinished",
+          stateId,
+          status: record.status,
+          timestamp: record.timestamp,
+          checkpoint: saved ? "saved" : "not_saved",
+          ...(saved ? { checkpointId: stateId } : {}),
+          ...(record.error === undefined ? {} : { detail: record.error }),
+          ...(record.result === undefined ? {} : { result: record.result })
+        })
+        break
+      }
+      case "StorageSet":
+      case "StorageDeleted":
+        break
+    }
+  }
+  return out
+}
+
+// -----------------------------------------------------------------------------
+// Service
+// -----------------------------------------------------------------------------
+
+/**
+ * Why one execution could not be read: there is none, its journal is unreadable, or the store is away.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export type ReadError = ExecutionNotFound | InvalidExecutionId | JournalUnreadable | BackendUnavailable
+
+/**
+ * Options of `start`: who starts it, under which id, and how the run behaves.
+ *
+ * **Details**
+ *
+ * - `stateId`: the execution's id (default: the workflow's name, the time and a random part).
+ * - `startedBy`: who started it (recorded; default `api-client`).
+ * - `force`: start over an existing execution of that id (its journal is deleted).
+ * - `timeout`, `checker`, `checkerInterval`, `durability`: as for `Run.run`.
+ *
+ * @category options
+ * @since 0.2.0
+ */
+export interface StartOptions {
+  readonly stateId?: string | undefined
+  readonly startedBy?: string | undefined
+  readonly force?: boolean | undefined
+  readonly timeout?: Duration.Input | undefined
+  readonly checker?: InterruptChecker | undefined
+  readonly checkerInterval?: Duration.Input | undefined
+  readonly durability?: Durability | undefined
+}
+
+/**
+ * Options of `resume`.
+ *
+ * @category options
+ * @since 0.2.0
+ */
+export interface ResumeOptions {
+  readonly resumedBy?: string | undefined
+  /** Take over a run whose owner is still alive. */
+  readonly force?: boolean | undefined
+  readonly timeout?: Duration.Input | undefined
+  readonly checker?: InterruptChecker | undefined
+  readonly checkerInterval?: Duration.Input | undefined
+}
+
+/**
+ * What `interrupt` takes: the signal's fields (`reason` defaults to `user_cancelled`), and whether to
+ * wait for a later stage before answering.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface InterruptOptions {
+  readonly reason?: InterruptReason | undefined
+  readonly message?: string | undefined
+  readonly triggeredBy?: string | undefined
+  readonly saveCheckpoint?: boolean | undefined
+  /** Answer once the run has `stopped` (or `checkpointed`), up to `awaitTimeout` (default 30 s). */
+  readonly await?: "stopped" | "checkpointed" | undefined
+  readonly awaitTimeout?: Duration.Input | undefined
+}
+
+/**
+ * Which executions `list` returns.
+ *
+ * @category options
+ * @since 0.2.0
+ */
+export interface ListFilter {
+  readonly status?: ReadonlyArray<RunStatus> | undefined
+}
+
+/**
+ * The control plane.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Executions extends Context.Service<Executions, {
+  /** The workflows `start` accepts. */
+  readonly workflows: ReadonlyArray<WorkflowSummary>
+  /**
+   * Starts a workflow (`input` decoded with its Schema; its example when `undefined`). Succeeds with
+   * the execution's id once it runs, so an interrupt right after finds it.
+   */
+  readonly start: (
+    workflow: string,
+    input: unknown,
+    options?: StartOptions
+  ) => Effect.Effect<
+    string,
+    | Workflow.UnknownWorkflow
+    | Workflow.InvalidWorkflowInput
+    | InvalidExecutionId
+    | ExecutionExists
+    | ShuttingDown
+    | BackendUnavailable
+  >
+  /** Every known execution (running here, elsewhere, or in the store), newest first. */
+  readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<ExecutionInfo>, BackendUnavailable>
+  /** One execution's status. */
+  readonly get: (executionId: string) => Effect.Effect<ExecutionInfo, ReadError>
+  /** The state its journal folds into: every completed step with its result, the storage, the attempts. */
+  readonly snapshot: (executionId: string) => Effect.Effect<StateSnapshot, ReadError>
+  /** Journals in the store that cannot be read (corrupt, foreign, newer): `list` leaves them out. */
+  readonly unreadable: Effect.Effect<
+    ReadonlyArray<{ readonly executionId: string; readonly error: string }>,
+    BackendUnavailable
+  >
+  /**
+   * The execution's events with their sequence numbers: its history after `after`, then live events;
+   * ends right after the `ExecutionFinished` of its current attempt (at once when it is not running).
+   * Sequence numbers keep growing across resumes, so a reader reconnects with the last it saw.
+   */
+  readonly events: (
+    executionId: string,
+    options?: { readonly after?: number | undefined }
+  ) => Stream.Stream<EventBus.Sequenced, ReadError>
+  /**
+   * Interrupts the current attempt of a running (or starting) execution. The first interrupt wins
+   * (`InterruptAccepted`); another one while the attempt drains answers `AlreadyInterrupted`. An
+   * execution that is not running fails with `ExecutionNotRunning` and nothing is left behind.
+   */
+  readonly interrupt: (
+    executionId: string,
+    options?: InterruptOptions
+  ) => Effect.Effect<InterruptReceipt, ReadError | ExecutionNotRunning>
+  /** Resumes an execution from its journal, under the same id, in this process. */
+  readonly resume: (
+    executionId: string,
+    options?: ResumeOptions
+  ) => Effect.Effect<string, ReadError | NotResumable | ShuttingDown>
+  /** Waits until the current attempt of an execution has ended and says how. */
+  readonly awaitEnd: (executionId: string) => Effect.Effect<ExecutionInfo, ReadError>
+  /**
+   * Stops starting and resuming, interrupts every execution running here with `system_shutdown`
+   * (drained per its stop policy, 10 s by default) and waits for their journals. Returns the
+   * executions it stopped. Idempotent.
+   */
+  readonly shutdown: Effect.Effect<ReadonlyArray<ExecutionInfo>>
+}>()("agent-interrupt/Executions") {
+  /**
+   * Runs executions in this process over the `CheckpointStore` in context (see {@link LocalOptions});
+   * on close it runs `shutdown`.
+   */
+  static readonly layerLocal = (options: LocalOptions = {}): Layer.Layer<Executions, never, CheckpointStore> =>
+    Layer.effect(Executions, make(options))
+}
+
+/**
+ * Options of {@link Executions.layerLocal} (and of the remote layers built on it).
+ *
+ * **Details**
+ *
+ * - `workflows`: what can be started and resumed (default: none — give the server its workflows).
+ * - `retention`: how long a finished execution's events stay in memory (default 1 hour); after that
+ *   they are read back from its journal when asked for.
+ * - `historyLimit`: events retained per execution (default 10,000).
+ * - `stopPolicy`: stop policies per interrupt reason for every run (default: `system_shutdown` drains
+ *   10 s, other reasons abort at once).
+ * - `shutdownTimeout`: how long `shutdown` waits for the runs to end (default 30 s).
+ * - `durability`: how runs are journaled (default `sync`).
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface LocalOptions {
+  readonly workflows?: ReadonlyArray<Workflow.Registered> | undefined
+  readonly retention?: Duration.Input | undefined
+  readonly historyLimit?: number | undefined
+  readonly stopPolicy?: StopPolicies | undefined
+  readonly shutdownTimeout?: Duration.Input | undefined
+  readonly durability?: Durability | undefined
+}
+
+/**
+ * What a remote backend adds to the control plane: the events of this process's runs go where other
+ * processes can read them, and requests reach the process that owns a run.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Remote {
+  /** Where, for messages (`redis://…`). */
+  readonly location: string
+  /**
+   * Makes a run of this process reachable for as long as the scope lives (the run): its events are
+   * published, and requests addressed to its owner are delivered to it.
+   */
+  readonly attach: (run: {
+    readonly stateId: string
+    readonly owner: string
+    readonly state: Run.RunningExecution["state"]
+    readonly bus: EventBus.EventBus["Service"]
+  }) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * A run's published events after `after`: the history, then (with `live`) what comes, until its
+   * current attempt ends or nobody holds its lease any more. Empty when it published nothing.
+   */
+  readonly follow: (
+    stateId: string,
+    after: number,
+    live: boolean
+  ) => Stream.Stream<EventBus.Sequenced, BackendUnavailable>
+  /**
+   * Sends an interrupt to the owner of a running execution: `sent`, `duplicate` (a request of the
+   * current owner's attempt is already on its way; the first one wins), or `not_running` when nobody
+   * holds its lease (and nothing is left behind).
+   */
+  readonly interrupt: (
+    stateId: string,
+    signal: InterruptSignal
+  ) => Effect.Effect<"sent" | "duplicate" | "not_running", BackendUnavailable>
+}
+
+/** One execution in memory: its bus (its log across attempts), its view, its run in this process. */
+interface Entry {
+  readonly id: string
+  readonly view: RunView
+  readonly bus: EventBus.EventBus["Service"]
+  readonly scope: Scope.Closeable
+  /** The attempt running in this process, if any. */
+  current: { readonly state: Run.RunningExecution["state"]; readonly ended: Deferred.Deferred<void> } | undefined
+  watchers: number
+  /** The journal's stamp when the view was last in step with it (for runs that other processes change). */
+  stamp: string | undefined
+}
+
+const isActive = (status: RunStatus) => status === "running" || status === "cancelling"
+
+/**
+ * Builds the control plane: runs in this process over the `CheckpointStore` in context, and sees and
+ * reaches the runs of other processes through `remote` when given.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const make = Effect.fnUntraced(function*(
+  options: LocalOptions = {},
+  remote?: Remote | undefined
+): Effect.fn.Return<Executions["Service"], never, CheckpointStore | Scope.Scope> {
+  const store = yield* CheckpointStore
+  const registered = options.workflows ?? []
+  const retention = options.retention ?? "1 hour"
+  const historyLimit = options.historyLimit ?? 10_000
+  const shutdownTimeout = options.shutdownTimeout ?? "30 seconds"
+  const stopPolicy = options.stopPolicy
+  const durability = options.durability
+
+  const entries = new Map<string, Entry>()
+  const closing = yield* Ref.make(false)
+  const runs = yield* FiberSet.make()
+  const forgetters = yield* FiberMap.make<string>()
+  const materializing = new Map<string, Deferred.Deferred<Entry | undefined, BackendUnavailable | JournalUnreadable>>()
+
+  // --- entries ---------------------------------------------------------------------
+
+  const newEntry = (id: string, history: ReadonlyArray<EventBus.BusEvent>, startSequence = 0) =>
+    Effect.gen(function*() {
+      const view = emptyView(id)
+      const scope = yield* Scope.make()
+      const bus = yield* EventBus.make({ historyLimit, startSequence, observe: (item) => foldEvent(view, item) }).pipe(
+        Scope.provide(scope)
+      )
+      for (const event of history) yield* bus.publish(event)
+      const entry: Entry = { id, view, bus, scope, current: undefined, watchers: 0, stamp: undefined }
+      entries.set(id, entry)
+      return entry
+    })
+
+  const forget = (entry: Entry) =>
+    Effect.suspend(() => {
+      if (entry.current !== undefined || entry.watchers > 0) return Effect.void
+      entries.delete(entry.id)
+      return Scope.close(entry.scope, Exit.void)
+    })
+
+  const scheduleForget = (entry: Entry) =>
+    FiberMap.run(forgetters, entry.id, Effect.andThen(Effect.sleep(retention), forget(entry)))
+
+  // The history of a run no bus here holds: what it published (remote), else its journal.
+  const historyOf = (id: string): Effect.Effect<
+    Option.Option<{ readonly events: ReadonlyArray<EventBus.BusEvent>; readonly last: number }>,
+    BackendUnavailable | JournalUnreadable
+  > =>
+    Effect.gen(function*() {
+      if (remote !== undefined) {
+        const published = yield* Stream.runCollect(remote.follow(id, 0, false))
+        if (published.length > 0) {
+          // the same numbers as published (a reader's Last-Event-ID stays valid)
+          return Option.some({ events: published.map((p) => p.event), last: published[0]!.sequence - 1 })
+        }
+      }
+      const records = yield* store.read(id).pipe(Effect.mapError(unreadable("read the journal")))
+      return Option.map(records, (r) => ({ events: eventsOfJournal(id, r), last: 0 }))
+    })
+
+  /** The entry of an execution: in memory, or read back (its published events, else its journal). */
+  const lookup = (id: string): Effect.Effect<Entry, ReadError> =>
+    Effect.suspend((): Effect.Effect<Entry, ReadError> => {
+      if (!isStateId(id)) return Effect.fail(new InvalidExecutionId({ executionId: id }))
+      const known = entries.get(id)
+      if (known !== undefined) return Effect.succeed(known)
+      const pending = materializing.get(id)
+      const loaded: Effect.Effect<Entry | undefined, BackendUnavailable | JournalUnreadable> = pending !== undefined
+        ? Deferred.await(pending)
+        : Effect.gen(function*() {
+          const done = yield* Deferred.make<Entry | undefined, BackendUnavailable | JournalUnreadable>()
+          materializing.set(id, done)
+          const exit = yield* Effect.exit(Effect.gen(function*() {
+            const stamp = Option.getOrUndefined(yield* store.stamp(id).pipe(Effect.mapError(unreadable("read the journal"))))
+            const history = yield* historyOf(id)
+            if (Option.isNone(history)) return undefined
+            const again = entries.get(id)
+            if (again !== undefined) return again
+            const entry = yield* newEntry(id, history.value.events, history.value.last)
+            entry.stamp = stamp
+            yield* scheduleForget(entry)
+            return entry
+          }))
+          materializing.delete(id)
+          yield* Deferred.done(done, exit)
+          return yield* exit
+        })
+      return Effect.flatMap(loaded, (entry) =>
+        entry === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(entry))
+    })
+
+  // A run that says it runs but runs nowhere here: lost when nobody holds its lease.
+  const statusOf = (entry: Entry): Effect.Effect<RunStatus, BackendUnavailable> => {
+    if (entry.current !== undefined || !isActive(entry.view.status)) return Effect.succeed(entry.view.status)
+    return Effect.map(
+      store.lease(entry.id).pipe(Effect.mapError(unavailable("read a lease"))),
+      (lease) => Option.isSome(lease) && lease.value.alive ? entry.view.status : "lost"
+    )
+  }
+
+  const infoOf = (entry: Entry) =>
+    Effect.map(statusOf(entry), (status) => toInfo(entry.view, { watchers: entry.watchers, status }))
+
+  // --- running -----------------------------------------------------------------------
+
+  // Forks a run of `entry` in the service's scope, and resumes once it runs (or failed to start).
+  const launch = (
+    entry: Entry,
+    runWith: (runOptions: Run.RunOptions) => Effect.Effect<Run.Outcome<unknown, unknown>, CheckpointError, CheckpointStore>
+  ): Effect.Effect<void, CheckpointError> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const ready = yield* Deferred.make<void>()
+        const ended = yield* Deferred.make<void>()
+        const owner = Run.makeOwner()
+        const runOptions: Run.RunOptions = {
+          bus: entry.bus,
+          owner,
+          ...(stopPolicy === undefined ? {} : { stopPolicy }),
+          ...(durability === undefined ? {} : { durability }),
+          onStart: (execution) =>
+            Effect.gen(function*() {
+              entry.current = { state: execution.state, ended }
+              yield* FiberMap.remove(forgetters, entry.id)
+              if (remote !== undefined) {
+                yield* remote.attach({ stateId: entry.id, owner, state: execution.state, bus: execution.bus })
+              }
+              yield* Deferred.succeed(ready, undefined)
+            })
+        }
+        const settle = (exit: Exit.Exit<unknown, unknown>) =>
+          Effect.gen(function*() {
+            entry.stamp = Option.getOrUndefined(yield* store.stamp(entry.id).pipe(Effect.orElseSucceed(() => Option.none<string>())))
+            entry.current = undefined
+            if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+              yield* Effect.logError("Execution could not run", exit.cause)
+            }
+            yield* Deferred.succeed(ended, undefined)
+            yield* scheduleForget(entry)
+          })
+        const fiber = yield* runWith(runOptions).pipe(
+          Effect.provideService(CheckpointStore, store),
+          Effect.exit,
+          Effect.tap(settle),
+          Effect.interruptible,
+          Effect.annotateLogs({ module: "agent-interrupt/Executions", executionId: entry.id }),
+          FiberSet.run(runs, { startImmediately: true })
+        )
+        const first = yield* restore(Effect.raceFirst(
+          Effect.as(Deferred.await(ready), Option.none<Exit.Exit<Run.Outcome<unknown, unknown>, CheckpointError>>()),
+          Effect.map(Fiber.join(fiber), Option.some)
+        ))
+        // the run ended before it started (its id exists, it runs elsewhere, the store failed)
+        if (Option.isSome(first) && Exit.isFailure(first.value) && entry.current === undefined) {
+          const error = Cause.findErrorOption(first.value.cause)
+          if (Option.isSome(error)) return yield* Effect.fail(error.value)
+        }
+      })
+    )
+
+  const failIfClosing = Effect.suspend(() => Ref.getUnsafe(closing) ? Effect.fail(new ShuttingDown()) : Effect.void)
+
+  const start = (workflowName: string, input: unknown, startOptions: StartOptions = {}) =>
+    Effect.gen(function*() {
+      yield* failIfClosing
+      const workflow = yield* Workflow.find(registered, workflowName)
+      const prepared = yield* workflow.prepare(input === undefined ? workflow.example : input)
+      const millis = yield* Clock.currentTimeMillis
+      const id = startOptions.stateId ?? Workflow.newStateId(workflow.name, millis)
+      if (!isStateId(id)) return yield* new InvalidExecutionId({ executionId: id })
+      const running = entries.get(id)
+      if (running?.current !== undefined) {
+        return yield* new ExecutionExists({ executionId: id, status: running.view.status })
+      }
+      if (running !== undefined) {
+        yield* FiberMap.remove(forgetters, id)
+        entries.delete(id)
+        yield* Scope.close(running.scope, Exit.void)
+      }
+      const entry = yield* newEntry(id, [])
+      yield* launch(entry, (runOptions) =>
+        Run.run(prepared.program, {
+          ...runOptions,
+          stateId: id,
+          workflow: workflow.name,
+          input: prepared.input,
+          startedBy: startOptions.startedBy ?? "api-client",
+          ...(workflow.steps === undefined ? {} : { expectedSteps: workflow.steps }),
+          ...(startOptions.force === undefined ? {} : { force: startOptions.force }),
+          ...(startOptions.timeout === undefined ? {} : { timeout: startOptions.timeout }),
+          ...(startOptions.checker === undefined ? {} : { checker: startOptions.checker }),
+          ...(startOptions.checkerInterval === undefined ? {} : { checkerInterval: startOptions.checkerInterval }),
+          ...(startOptions.durability === undefined ? {} : { durability: startOptions.durability })
+        })).pipe(
+          Effect.tapError(() => Effect.andThen(Effect.sync(() => entries.delete(id)), Scope.close(entry.scope, Exit.void))),
+          Effect.catchTag("CheckpointError", (error): Effect.Effect<never, ExecutionExists | BackendUnavailable> =>
+            error.reason === "exists" || error.reason === "owned"
+              ? Effect.fail(
+                new ExecutionExists({
+                  executionId: id,
+                  status: error.reason === "owned" ? `running on ${error.detail}` : error.detail
+                })
+              )
+              : Effect.fail(unavailable("start the execution")(error)))
+        )
+      return id
+    })
+
+  const resume = (id: string, resumeOptions: ResumeOptions = {}) =>
+    Effect.gen(function*() {
+      yield* failIfClosing
+      const entry = yield* fresh(id)
+      if (entry.current !== undefined) {
+        return yield* new NotResumable({ executionId: id, status: entry.view.status, detail: "it is running here" })
+      }
+      const snapshot = yield* Run.loadResumable(id, { force: resumeOptions.force }).pipe(
+        Effect.provideService(CheckpointStore, store),
+        Effect.mapError((error) =>
+          error.reason === "not_found"
+            ? new ExecutionNotFound({ executionId: id })
+            : error.reason === "io" || error.reason === "corrupt" || error.reason === "unsupported_version"
+            ? unreadable("read the journal")(error)
+            : new NotResumable({
+              executionId: id,
+              status: entry.view.status,
+              detail: error.reason === "owned" ? `it is still running on ${error.detail}` : error.detail
+            })
+        )
+      )
+      const { program, workflow } = yield* Run.workflowOf(registered, snapshot).pipe(
+        Effect.mapError((error) => new NotResumable({ executionId: id, status: snapshot.status, detail: error.message }))
+      )
+      yield* launch(entry, (runOptions) =>
+        Run.resume(id, program, {
+          ...runOptions,
+          ...(resumeOptions.resumedBy === undefined ? {} : { startedBy: resumeOptions.resumedBy }),
+          ...(workflow.steps === undefined ? {} : { expectedSteps: workflow.steps }),
+          ...(resumeOptions.force === undefined ? {} : { force: resumeOptions.force }),
+          ...(resumeOptions.timeout === undefined ? {} : { timeout: resumeOptions.timeout }),
+          ...(resumeOptions.checker === undefined ? {} : { checker: resumeOptions.checker }),
+          ...(resumeOptions.checkerInterval === undefined ? {} : { checkerInterval: resumeOptions.checkerInterval })
+        })).pipe(
+          Effect.catchTag("CheckpointError", (error): Effect.Effect<never, NotResumable | BackendUnavailable> =>
+            error.reason === "io"
+              ? Effect.fail(unavailable("resume the execution")(error))
+              : Effect.fail(
+                new NotResumable({
+                  executionId: id,
+                  status: entry.view.status,
+                  detail: error.reason === "owned" ? `it is still running on ${error.detail}` : error.detail
+                })
+              ))
+        )
+      return id
+    })
+
+  // --- reading -----------------------------------------------------------------------
+
+  const catchUp = (entry: Entry) =>
+    remote === undefined
+      ? Effect.void
+      : Stream.runForEach(remote.follow(entry.id, entry.view.lastSequence, false), (item) =>
+        item.sequence > entry.view.lastSequence ? entry.bus.publish(item.event) : Effect.void)
+
+  // The entry of an execution, up to date with what other processes did to it: with a remote, what
+  // they published since; without one, its journal read again when it changed.
+  const fresh = (id: string): Effect.Effect<Entry, ReadError> =>
+    Effect.flatMap(lookup(id), (entry) => {
+      if (entry.current !== undefined) return Effect.succeed(entry)
+      if (remote !== undefined) return Effect.as(catchUp(entry), entry)
+      return Effect.flatMap(store.stamp(id).pipe(Effect.mapError(unreadable("read the journal"))), (stamp) => {
+        if (Option.getOrUndefined(stamp) === entry.stamp || entry.watchers > 0) return Effect.succeed(entry)
+        return Effect.andThen(
+          Effect.andThen(FiberMap.remove(forgetters, id), forget(entry)),
+          lookup(id)
+        )
+      })
+    })
+
+  const get = (id: string) => Effect.flatMap(fresh(id), infoOf)
+
+  const list = (filter: ListFilter = {}) =>
+    Effect.gen(function*() {
+      const stored = yield* store.list.pipe(Effect.mapError(unavailable("list the executions")))
+      const ids = new Set([...entries.keys(), ...stored.flatMap((s) => s.status === "corrupt" ? [] : [s.stateId])])
+      const infos: Array<ExecutionInfo> = []
+      for (const id of ids) {
+        // gone meanwhile, or unreadable (listed by `unreadable`): left out
+        const info = yield* get(id).pipe(
+          Effect.catchTags({
+            ExecutionNotFound: () => Effect.succeed(undefined),
+            InvalidExecutionId: () => Effect.succeed(undefined),
+            JournalUnreadable: () => Effect.succeed(undefined)
+          })
+        )
+        if (info === undefined) continue
+        if (filter.status !== undefined && !filter.status.includes(info.status)) continue
+        infos.push(info)
+      }
+      return infos.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.executionId.localeCompare(b.executionId))
+    })
+
+  const events = (id: string, eventOptions: { readonly after?: number | undefined } = {}) =>
+    Stream.unwrap(Effect.gen(function*() {
+      const entry = yield* fresh(id)
+      const after = eventOptions.after ?? 0
+      const watch = Effect.acquireRelease(
+        Effect.sync(() => void entry.watchers++),
+        () => Effect.sync(() => void entry.watchers--)
+      )
+      yield* watch
+      if (entry.current !== undefined) {
+        // a live attempt here: its end is the first ExecutionFinished after its ExecutionStarted
+        const isEnd = (item: EventBus.Sequenced) =>
+          item.event._tag === "ExecutionFinished" && item.sequence > entry.view.attemptStart
+        return entry.bus.streamWith({ after, untilInterrupt: false }).pipe(Stream.takeUntil(isEnd))
+      }
+      if (remote !== undefined && isActive(entry.view.status)) {
+        // another process runs it: what it publishes, kept in this log (and its view) as it comes
+        return remote.follow(id, after, true).pipe(
+          Stream.tap((item) => item.sequence > entry.view.lastSequence ? entry.bus.publish(item.event) : Effect.void)
+        )
+      }
+      return entry.bus.streamWith({ after, live: false })
+    }))
+
+  const awaitEnd = (id: string) =>
+    Effect.gen(function*() {
+      const entry = yield* fresh(id)
+      const current = entry.current
+      if (current !== undefined) yield* Deferred.await(current.ended)
+      else if (remote !== undefined && isActive(entry.view.status)) yield* Stream.runDrain(events(id, { after: entry.view.lastSequence }))
+      return yield* infoOf(entry)
+    })
+
+  // --- interrupting ------------------------------------------------------------------
+
+  const interrupt = (id: string, request: InterruptOptions = {}) =>
+    Effect.gen(function*() {
+      const entry = yield* fresh(id)
+      const now = yield* Clock.currentTimeMillis
+      const signal = new InterruptSignal({
+        reason: request.reason ?? "user_cancelled",
+        triggeredAt: isoOf(now),
+        saveCheckpoint: request.saveCheckpoint ?? true,
+        ...(request.message === undefined ? {} : { message: request.message }),
+        ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
+      })
+      let won: boolean
+      const current = entry.current
+      if (current !== undefined) {
+        won = yield* current.state.requestInterrupt(signal)
+      } else {
+        const status = yield* statusOf(entry)
+        if (!isActive(status) || remote === undefined) {
+          return yield* new ExecutionNotRunning({ executionId: id, status })
+        }
+        if (status === "cancelling") won = false
+        else {
+          const sent = yield* remote.interrupt(id, signal)
+          if (sent === "not_running") return yield* new ExecutionNotRunning({ executionId: id, status: "lost" })
+          won = sent === "sent"
+        }
+      }
+      // the receipt: the stages the run reached by now, or by the stage asked for
+      const wanted: InterruptStage = request.await ?? (current === undefined ? "delivered" : "requested")
+      const reached = () => entry.view.stages.some((s) => s.stage === wanted) || !isActive(entry.view.status)
+      if (!reached()) {
+        const until = events(id, { after: entry.view.lastSequence }).pipe(
+          Stream.takeUntil(() => reached()),
+          Stream.runDrain
+        )
+        yield* until.pipe(
+          Effect.timeoutOption(request.awaitTimeout ?? (request.await === undefined ? "1 second" : "30 seconds")),
+          Effect.catchTags({
+            ExecutionNotFound: () => Effect.void,
+            InvalidExecutionId: () => Effect.void,
+            JournalUnreadable: () => Effect.void
+          })
+        )
+      }
+      const winner = entry.view.interrupt ?? signal
+      const receipt = {
+        executionId: id,
+        signal: winner,
+        stages: entry.view.stages.length > 0 ? entry.view.stages.slice() : [{ stage: "requested" as const, at: signal.triggeredAt }],
+        ...(entry.view.checkpointId === undefined || entry.view.status !== "interrupted"
+          ? {}
+          : { checkpointId: entry.view.checkpointId })
+      }
+      return won ? new InterruptAccepted(receipt) : new AlreadyInterrupted(receipt)
+    })
+
+  // --- shutting down -----------------------------------------------------------------
+
+  const shutdown: Effect.Effect<ReadonlyArray<ExecutionInfo>> = Effect.gen(function*() {
+    yield* Ref.set(closing, true)
+    const running = Array.from(entries.values()).filter((entry) => entry.current !== undefined)
+    if (running.length === 0) return []
+    yield* Effect.logInfo(`Shutting down: interrupting ${running.length} running execution(s)`)
+    yield* Effect.forEach(running, (entry) =>
+      entry.current === undefined ? Effect.void : Effect.asVoid(entry.current.state.requestInterrupt({
+        reason: "system_shutdown",
+        message: "The server is shutting down",
+        triggeredBy: "server"
+      })), { discard: true })
+    yield* Effect.forEach(running, (entry) => entry.current === undefined ? Effect.void : Deferred.await(entry.current.ended), {
+      concurrency: "unbounded",
+      discard: true
+    }).pipe(Effect.timeoutOption(shutdownTimeout))
+    return running.map((entry) => toInfo(entry.view, { watchers: entry.watchers }))
+  })
+
+  yield* Effect.addFinalizer(() => shutdown)
+
+  return Executions.of({
+    workflows: registered.map((w) =>
+      new WorkflowSummary({
+        name: w.name,
+        description: w.description,
+        example: w.example,
+        ...(w.steps === undefined ? {} : { steps: w.steps })
+      })
+    ),
+    start,
+    list,
+    get,
+    snapshot: (id) =>
+      Effect.flatMap(
+        store.load(id).pipe(Effect.mapError(unreadable("read the journal"))),
+        (found) => Option.isNone(found) ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(found.value)
+      ),
+    unreadable: Effect.map(
+      store.list.pipe(Effect.mapError(unavailable("list the executions"))),
+      (rows) => rows.flatMap((r) => r.status === "corrupt" ? [{ executionId: r.stateId, error: r.error ?? "unreadable" }] : [])
+    ),
+    events,
+    interrupt,
+    resume,
+    awaitEnd,
+    shutdown
+  })
+})
+
+/**
+ * A `Stream` of an execution's `ExecutionInfo`, one per event, for as long as `events` goes.
+ *
+ * @category combinators
+ * @since 0.2.0
+ */
+export const watch = (
+  executions: Executions["Service"],
+  executionId: string
+): Stream.Stream<ExecutionInfo, ReadError> =>
+  Stream.unwrap(Effect.map(executions.get(executionId), (first) => {
+    const view = emptyView(executionId)
+    return Stream.concat(
+      Stream.make(first),
+      executions.events(executionId).pipe(
+        Stream.map((item) => {
+          foldEvent(view, item)
+          return toInfo(view)
+        })
+      )
+    )
+  }))
+
+/** Interrupt reasons, re-exported for adapters that offer them. */
+export const interruptReasons = InterruptReason.literals

@@ -1,0 +1,84 @@
+/**
+ * Small workflows for the control-plane tests: gated by Deferreds the test opens, quick, failing,
+ * and slow (two 5-second steps of the test clock).
+ */
+import { Deferred, Effect, Schema } from "effect"
+import { Actor, runEvent, Workflow } from "../../src/index.ts"
+import { Research } from "../../src/demo/index.ts"
+
+// Gates by name: a test opens one to let a `gated` run past its `wait` step.
+const gates = new Map<string, Deferred.Deferred<void>>()
+export const gateOf = (name: string): Deferred.Deferred<void> => {
+  let gate = gates.get(name)
+  if (gate === undefined) {
+    gate = Deferred.makeUnsafe<void>()
+    gates.set(name, gate)
+  }
+  return gate
+}
+export const openGate = (name: string) => Deferred.succeed(gateOf(name), undefined)
+
+let unique = 0
+/** A gate name no other test uses. */
+export const freshGate = (label: string) => `${label}-${++unique}-${Math.random().toString(36).slice(2, 8)}`
+
+const prepare = Actor.tool("prepare", (gate: string) => Effect.succeed(`prepared ${gate}`), { output: Schema.String })
+const wait = Actor.tool("wait", (gate: string) => Effect.as(Deferred.await(gateOf(gate)), `waited ${gate}`), {
+  output: Schema.String
+})
+const finish = Actor.tool("finish", (gate: string) => Effect.succeed(`finished ${gate}`), { output: Schema.String })
+
+/** prepare → wait (until the test opens the gate) → finish. */
+export const gated = Workflow.make({
+  name: "gated",
+  description: "prepare, wait for the test's gate, finish",
+  input: Schema.Struct({ gate: Schema.String }),
+  example: { gate: "example" },
+  run: (input) =>
+    Effect.gen(function*() {
+      yield* runEvent(prepare, input.gate)
+      yield* runEvent(wait, input.gate)
+      return yield* runEvent(finish, input.gate)
+    })
+})
+
+/** Completes at once. */
+export const quick = Workflow.make({
+  name: "quick",
+  description: "one step, done",
+  input: Schema.Struct({ n: Schema.Number }),
+  example: { n: 1 },
+  run: (input) => runEvent(Actor.tool("double", (n: number) => Effect.succeed(n * 2), { output: Schema.Number }), input.n)
+})
+
+/** Fails at once. */
+export const failing = Workflow.make({
+  name: "failing",
+  description: "fails",
+  input: Schema.Struct({}),
+  example: {},
+  run: () => Effect.fail(new Workflow.WorkflowError({ workflow: "failing", detail: "it always fails" }))
+})
+
+/** Two steps of 5 seconds (of the test clock). */
+export const slow = Workflow.make({
+  name: "slow",
+  description: "two 5-second steps",
+  input: Schema.Struct({}),
+  example: {},
+  run: () =>
+    Effect.gen(function*() {
+      const step = Actor.tool("step", (n: number) => Effect.as(Effect.sleep("5 seconds"), n), { output: Schema.Number })
+      yield* runEvent(step, 1)
+      return yield* runEvent(step, 2)
+    })
+})
+
+export const testWorkflows = [
+  Workflow.register(Research.research),
+  Workflow.register(gated),
+  Workflow.register(quick),
+  Workflow.register(failing),
+  Workflow.register(slow)
+]
+

@@ -23,16 +23,17 @@ import {
   Option,
   Predicate,
   Ref,
+  Schedule,
   Schema,
-  type Scope
+  Scope
 } from "effect"
+import { CircuitBreaker } from "effect/persistence"
 import { EventBus } from "./EventBus.ts"
 import { errorMessage } from "./internal/text.ts"
 import { formatSeconds, isoOf } from "./internal/time.ts"
 import {
   ExecutionInterrupted,
   type InterruptChecker,
-  type InterruptCheckerResult,
   InterruptCheckerError,
   InterruptEvent,
   type InterruptReason,
@@ -261,6 +262,19 @@ const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
 
 const decodeSignal = Schema.decodeUnknownOption(InterruptSignal)
 
+// The text of a value a user's checker produced, even when looking at it throws.
+const safeMessage = (value: unknown): string => {
+  try {
+    return errorMessage(value)
+  } catch (error) {
+    try {
+      return `an unreadable value (${errorMessage(error)})`
+    } catch {
+      return "an unreadable value"
+    }
+  }
+}
+
 
 /**
  * Builds an execution's interrupt state. Its timeout, stop and generator fibers live in the scope.
@@ -433,49 +447,106 @@ export const make = Effect.fnUntraced(function*(
   // --- the checker -----------------------------------------------------------
 
   const checkerError = (kind: InterruptCheckerError["kind"], cause: unknown) =>
-    new InterruptCheckerError({ kind, detail: errorMessage(cause), cause })
+    new InterruptCheckerError({ kind, detail: safeMessage(cause), cause })
 
   // What the checker answered, once it has answered: carry on, interrupt, or handle a bad value.
+  // Reading the answer may itself throw (a Proxy, a getter): that is a checker error like the others.
   const settle = (answer: unknown): Effect.Effect<void, ExecutionInterrupted> => {
-    if (answer === false || answer === null || answer === undefined) return Effect.void
-    const already = Ref.getUnsafe(current)
-    // Someone else interrupted while the checker ran: their signal wins.
-    if (already !== undefined) return already.failure
-    if (answer === true) {
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => interruptAndFail(externalCheckerSignal(isoOf(now))))
+    try {
+      if (answer === false || answer === null || answer === undefined) return Effect.void
+      const already = Ref.getUnsafe(current)
+      // Someone else interrupted while the checker ran: their signal wins.
+      if (already !== undefined) return already.failure
+      if (answer === true) {
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => interruptAndFail(externalCheckerSignal(isoOf(now))))
+      }
+      if (answer instanceof InterruptSignal) return interruptAndFail(answer)
+      const decoded = decodeSignal(answer)
+      return Option.isSome(decoded)
+        ? interruptAndFail(decoded.value)
+        : onCheckerFailure(new InterruptCheckerError({ kind: "bad_value", detail: safeMessage(answer) }))
+    } catch (cause) {
+      return onCheckerFailure(checkerError("bad_value", `reading it threw: ${safeMessage(cause)}`))
     }
-    if (answer instanceof InterruptSignal) return interruptAndFail(answer)
-    const decoded = decodeSignal(answer)
-    return Option.isSome(decoded)
-      ? interruptAndFail(decoded.value)
-      : onCheckerFailure(new InterruptCheckerError({ kind: "bad_value", detail: errorMessage(answer) }))
   }
 
   const interruptAndFail = (signal: InterruptSignal): Effect.Effect<never, ExecutionInterrupted> =>
     Effect.flatMap(interruptWith(signal), () => Ref.getUnsafe(current)!.failure)
 
-  // A checker answering later (a Promise or an Effect) gets `checkerTimeout` to do so.
-  const awaitAnswer = (
-    pending: PromiseLike<InterruptCheckerResult> | Effect.Effect<InterruptCheckerResult, unknown>
-  ): Effect.Effect<void, ExecutionInterrupted> => {
-    const answer: Effect.Effect<unknown, InterruptCheckerError> = Effect.isEffect(pending)
-      ? Effect.catchCause(pending, (cause) => Effect.fail(checkerError("failed", Cause.squash(cause))))
-      : Effect.tryPromise({ try: () => Promise.resolve(pending), catch: (cause) => checkerError("rejected", cause) })
-    return answer.pipe(
-      Effect.timeoutOrElse({
-        duration: checkerTimeout,
-        orElse: () =>
-          Effect.fail(new InterruptCheckerError({ kind: "timed_out", detail: Duration.format(checkerTimeout) }))
-      }),
-      Effect.matchEffect({
-        onFailure: (error) => {
-          const already = Ref.getUnsafe(current)
-          return already !== undefined ? already.failure : onCheckerFailure(error)
-        },
-        onSuccess: settle
-      })
-    )
-  }
+  // A checker answering later (a Promise or an Effect): one call at a time. The checkpoint that
+  // starts a call waits for its answer (up to `checkerTimeout`) while the checker answers in time;
+  // once a call timed out, checkpoints no longer wait (the answer, should it come, still applies),
+  // and a circuit breaker keeps the checker from being called again for a while (1 s, doubling up to
+  // 1 min). A stop never waits for any of it.
+  let pending: Fiber.Fiber<void, ExecutionInterrupted> | undefined
+  let answersInTime = true
+  let answersLater = false
+  let checkerGeneration = 0
+  let breaker: CircuitBreaker.CircuitBreaker | undefined
+  const getBreaker: Effect.Effect<CircuitBreaker.CircuitBreaker> = Effect.suspend(() =>
+    breaker !== undefined
+      ? Effect.succeed(breaker)
+      : CircuitBreaker.make({
+        tripPolicy: CircuitBreaker.consecutive(1),
+        openDuration: Schedule.exponential("1 second"),
+        maxOpenDuration: "1 minute"
+      }).pipe(
+        Effect.provide(CircuitBreaker.layerStoreMemory()),
+        Scope.provide(scope),
+        Effect.tap((made) => Effect.sync(() => void (breaker = made)))
+      )
+  )
+  const isTimeout = (exit: Exit.Exit<unknown, InterruptCheckerError>) =>
+    Exit.isFailure(exit) && Option.getOrUndefined(Cause.findErrorOption(exit.cause))?.kind === "timed_out"
+
+  // Turns whatever the checker returned into an effect of its answer.
+  const answerOf = (raw: ReturnType<InterruptChecker>): Effect.Effect<unknown, InterruptCheckerError> =>
+    Effect.isEffect(raw)
+      ? Effect.catchCause(raw, (cause) => Effect.fail(checkerError("failed", Cause.squash(cause))))
+      : isPromiseLike(raw)
+      ? Effect.tryPromise({ try: () => Promise.resolve(raw), catch: (cause) => checkerError("rejected", cause) })
+      : Effect.succeed(raw)
+
+  // `call` calls the checker (or hands over the answer of the call just made): through the breaker,
+  // so that while it backs off the checker is not called at all.
+  const awaitAnswer = (call: () => ReturnType<InterruptChecker>): Effect.Effect<void, ExecutionInterrupted> =>
+    Effect.gen(function*() {
+      const guard = yield* getBreaker
+      const applied: Effect.Effect<void, ExecutionInterrupted> = Effect.suspend(() => {
+        let raw: ReturnType<InterruptChecker>
+        try {
+          raw = call()
+        } catch (cause) {
+          return Effect.fail(checkerError("threw", cause))
+        }
+        return answerOf(raw)
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: checkerTimeout,
+          orElse: () =>
+            Effect.fail(new InterruptCheckerError({ kind: "timed_out", detail: Duration.format(checkerTimeout) }))
+        }),
+        guard.execute({
+          key: `checker-${checkerGeneration}`,
+          classify: (exit) => isTimeout(exit) ? CircuitBreaker.failure() : CircuitBreaker.success
+        }),
+        Effect.matchEffect({
+          onFailure: (error) => {
+            // backing off after a timeout: the checker was not called
+            if (error._tag === "CircuitBreakerError") return Effect.void
+            if (error.kind === "timed_out") answersInTime = false
+            const already = Ref.getUnsafe(current)
+            return already !== undefined ? already.failure : onCheckerFailure(error)
+          },
+          onSuccess: (value) => Effect.andThen(Effect.sync(() => void (answersInTime = true)), settle(value))
+        }),
+        Effect.ensuring(Effect.sync(() => void (pending = undefined)))
+      )
+      const fiber = yield* Effect.forkIn(applied, scope, { startImmediately: true })
+      if (fiber.pollUnsafe() !== undefined) return yield* Fiber.join(fiber)
+      pending = fiber
+      if (answersInTime) yield* Fiber.join(fiber)
+    })
 
   const onCheckerFailure = (error: InterruptCheckerError): Effect.Effect<void, ExecutionInterrupted> =>
     Effect.gen(function*() {
@@ -512,12 +583,21 @@ export const make = Effect.fnUntraced(function*(
       lastCheck.ref.current = now
     }
     let answer: ReturnType<InterruptChecker>
+    // an answer of an earlier call is still on its way: not called again, not waited for
+    if (pending !== undefined) return Effect.void
+    // a checker that answers later is called through the breaker from then on
+    if (answersLater) return awaitAnswer(checker)
     try {
       answer = checker()
+      if (Effect.isEffect(answer) || isPromiseLike(answer)) {
+        answersLater = true
+        const first = answer
+        return awaitAnswer(() => first)
+      }
     } catch (cause) {
       return onCheckerFailure(checkerError("threw", cause))
     }
-    return Effect.isEffect(answer) || isPromiseLike(answer) ? awaitAnswer(answer) : settle(answer)
+    return settle(answer)
   })
 
   // The fast path reads the flag and returns a prebuilt effect: nothing is allocated.
@@ -574,7 +654,16 @@ export const make = Effect.fnUntraced(function*(
   return ExecutionState.of({
     stateId,
     requestInterrupt,
-    setInterruptChecker: (checker) => Ref.set(checkerRef, checker),
+    setInterruptChecker: (checker) =>
+      Effect.andThen(
+        Effect.sync(() => {
+          // a new checker starts trusted, with a circuit of its own
+          answersLater = false
+          answersInTime = true
+          checkerGeneration++
+        }),
+        Ref.set(checkerRef, checker)
+      ),
     checkInterrupt,
     checkInterruptUnsafe,
     isInterrupted: Effect.sync(() => Ref.getUnsafe(current) !== undefined),

@@ -313,6 +313,60 @@ describe("ExecutionState", () => {
         assert.isFalse(yield* isInterrupted)
       }).pipe(withState(), Effect.provide(warnings([]))))
 
+    it.effect("a hanging checker is waited for once: no second call while one is pending, a back-off after it, and a stop is still at once", () => {
+      const lines: Array<string> = []
+      return Effect.gen(function*() {
+        let calls = 0
+        yield* setInterruptChecker(() => {
+          calls++
+          return new Promise<boolean>(() => {})
+        })
+        // 10 checkpoints 75 ms apart: a 0.75 s program
+        const program = Effect.forEach(Array.from({ length: 10 }, (_, i) => i), () =>
+          Effect.andThen(checkInterrupt, Effect.sleep("75 millis")), { discard: true })
+        const run = yield* Effect.forkChild(program, { startImmediately: true })
+        yield* TestClock.adjust("5 seconds") // the first call times out: the only wait
+        assert.deepStrictEqual(lines, ["Interrupt checker did not answer within 5s"])
+        yield* TestClock.adjust("750 millis")
+        yield* Fiber.join(run) // done at 5.75 s, not 10 × 5 s
+        assert.strictEqual(calls, 1) // backing off: not called again within a second of the timeout
+        // after the back-off, one probe call, not waited for
+        yield* TestClock.adjust("1 second")
+        yield* checkInterrupt
+        yield* checkInterrupt
+        assert.strictEqual(calls, 2)
+        // a stop is not slowed by any of it
+        yield* requestInterrupt({ reason: "user_cancelled" })
+        assert.strictEqual((yield* Effect.flip(checkInterrupt)).reason, "user_cancelled")
+      }).pipe(withState(), Effect.provide(warnings(lines)))
+    })
+
+    it.effect("a checker answer that throws when read (a Proxy) is a checker error, not a crash", () => {
+      const lines: Array<string> = []
+      const hostile = new Proxy({}, {
+        get: () => {
+          throw new Error("trap")
+        },
+        getPrototypeOf: () => {
+          throw new Error("trap")
+        },
+        has: () => {
+          throw new Error("trap")
+        }
+      })
+      return Effect.gen(function*() {
+        yield* setInterruptChecker(() => hostile as never)
+        yield* checkInterrupt
+        assert.isFalse(yield* isInterrupted)
+        assert.strictEqual(lines.length, 1)
+        assert.match(lines[0]!, /^Interrupt checker (threw|returned an unexpected value): .*trap/)
+        yield* setInterruptChecker(() => Promise.resolve(hostile as never))
+        yield* checkInterrupt
+        assert.isFalse(yield* isInterrupted)
+        assert.strictEqual(lines.length, 2)
+      }).pipe(withState(), Effect.provide(warnings(lines)))
+    })
+
     it.effect("checkerInterval throttles the checker to one call per interval", () =>
       Effect.gen(function*() {
         let calls = 0

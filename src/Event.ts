@@ -42,6 +42,16 @@ export const CurrentGroup = Context.Reference<string | undefined>("agent-interru
 })
 
 /**
+ * The branch of a parallel group the current fiber runs, if any: a direct member event that
+ * completes marks it, so the group counts what was kept even when the branch then stops (a drain).
+ *
+ * @internal
+ */
+export const CurrentBranch = Context.Reference<{ completed: boolean } | undefined>("agent-interrupt/CurrentBranch", {
+  defaultValue: () => undefined
+})
+
+/**
  * Where the output of an interruptible stream is recorded while an event's handler runs, so the
  * `interrupted` event can carry the partial output.
  *
@@ -267,6 +277,7 @@ const makeRun = <I, A, E, R>(
   const journal = Context.get(fiber.context as Context.Context<Journal>, Journal)
   const clock = fiber.getRef(Clock.Clock)
   const groupId = fiber.getRef(CurrentGroup)
+  const branch = groupId === undefined ? undefined : fiber.getRef(CurrentBranch)
   const path = [...fiber.getRef(CurrentPath), options.tag === undefined ? actor.name : `${actor.name}::${options.tag}`]
   const address = `${path.join("::")}::${actor.kind}_call`
   const stateId = state.stateId
@@ -320,6 +331,7 @@ const makeRun = <I, A, E, R>(
           ...(event.executionTime === undefined ? {} : { executionTime: event.executionTime }),
           ...(event.detail === undefined ? {} : { detail: event.detail })
         }
+        if (branch !== undefined) branch.completed = true
         return Effect.andThen(journal.append(record), bus.publish(event))
       }
       if (status === "interrupted" && event.partialOutput !== undefined) {
@@ -359,7 +371,7 @@ const makeRun = <I, A, E, R>(
 
   // What handlers run with: their path, no group (their own calls are not members), a recorder.
   const handlerContext = Context.add(
-    Context.add(Context.add(fiber.context, CurrentPath, path), CurrentGroup, undefined),
+    Context.add(Context.add(Context.add(fiber.context, CurrentPath, path), CurrentGroup, undefined), CurrentBranch, undefined),
     CurrentPartialOutput,
     { record: (value: unknown) => partial.push(value) }
   ) as Context.Context<R>

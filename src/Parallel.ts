@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Option } from "effect"
-import { CurrentGroup, CurrentPath, errorMessage, type ExecutionResult } from "./Event.ts"
+import { CurrentBranch, CurrentGroup, CurrentPath, errorMessage, type ExecutionResult } from "./Event.ts"
 import { EventBus, type GroupStatus } from "./EventBus.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 import { formatSeconds } from "./internal/time.ts"
@@ -124,7 +124,9 @@ export const parallel = <A, E, R>(
         if (stopped) return Effect.void
         const start = nowMillis()
         startedAt[index] = start
-        return Effect.flatMap(Effect.exit(Effect.provideContext(effect, branchContext)), (exit) => {
+        const tally = { completed: false }
+        const context = Context.add(branchContext, CurrentBranch, tally) as Context.Context<R>
+        return Effect.flatMap(Effect.exit(Effect.provideContext(effect, context)), (exit) => {
           const executionTime = nowMillis() - start
           if (Exit.isSuccess(exit)) {
             results[index] = { result: exit.value, executionTime, ok: true }
@@ -135,7 +137,11 @@ export const parallel = <A, E, R>(
           const error = Cause.findErrorOption(exit.cause)
           const message = Option.isSome(error) ? errorMessage(error.value) : errorMessage(Cause.squash(exit.cause))
           results[index] = { executionTime, ok: false, errorMessage: message }
-          if (Option.isSome(error) && isExecutionInterrupted(error.value)) return Effect.void
+          if (Option.isSome(error) && isExecutionInterrupted(error.value)) {
+            // its step completed (kept in the journal) before the stop failed it: counted as done
+            if (tally.completed) completed++
+            return Effect.void
+          }
           failed++
           return failFast ? Deferred.succeed(firstFailure, undefined) : Effect.void
         })

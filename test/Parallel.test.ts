@@ -233,5 +233,22 @@ describe("parallel", () => {
         "completed search::tool_call",
         "completed search::tool_call"
       ])
+      // the group's counts say what was kept: two branches done, though the stop failed them
+      const cancelled = (yield* groupEvents).at(-1)!
+      assert.deepStrictEqual([cancelled.status, cancelled.completed, cancelled.total], ["cancelled", 2, 3])
+    }).pipe(withState()))
+
+  it.effect("a drain that ends at its deadline: the branches that finished are counted, the one aborted is not", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(
+        parallel([runEvent(sleepy, 500), runEvent(sleepy, 800), runEvent(sleepy, 60_000)], { concurrency: 3 }),
+        { startImmediately: true }
+      )
+      yield* Effect.yieldNow
+      yield* requestInterrupt({ reason: "system_shutdown" }) // drains for 10 s
+      yield* TestClock.adjust("10 seconds")
+      yield* Effect.flip(Fiber.join(fiber))
+      const cancelled = (yield* groupEvents).at(-1)!
+      assert.deepStrictEqual([cancelled.status, cancelled.completed, cancelled.total], ["cancelled", 2, 3])
     }).pipe(withState()))
 })

@@ -17,7 +17,7 @@
 import { Clock, Context, Duration, Effect, Exit, FileSystem, Layer, Option, Path, type PlatformError, Schema, Scope } from "effect"
 import { ExecutionEvent } from "./EventBus.ts"
 import { currentPid, isProcessAlive } from "./internal/process.ts"
-import { errorMessage } from "./internal/text.ts"
+import { errorMessage, oneLine } from "./internal/text.ts"
 import { isoOf } from "./internal/time.ts"
 import { IsoTimestamp, isStateId, RunStatus, STATE_ID_RULE, StateId } from "./Interrupt.ts"
 import {
@@ -115,7 +115,9 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>("agent-
       case "exists":
         return `Execution ${this.stateId} already exists (${this.detail}): resume it, or start over with --force`
       case "io":
-        return `Checkpoint storage failed for ${this.stateId}${where}: ${this.detail}`
+        return this.stateId === "*"
+          ? `Checkpoint storage failed${where}: ${this.detail}`
+          : `Checkpoint storage failed for ${this.stateId}${where}: ${this.detail}`
     }
   }
 }
@@ -254,6 +256,26 @@ export interface BackendFailure {
 }
 
 /**
+ * Something a backend lists but cannot read as an execution: `name` as stored, and why (listed as
+ * `corrupt`, the rest is listed as usual).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface UnreadableEntry {
+  readonly name: string
+  readonly error: string
+}
+
+/**
+ * A stored name that is no valid state id, as an {@link UnreadableEntry}.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const notAStateId = (name: string): UnreadableEntry => ({ name, error: `not a valid state id (${STATE_ID_RULE})` })
+
+/**
  * What a backend stores for one execution: its journal's complete lines (texts), or a version-1
  * snapshot document.
  *
@@ -283,9 +305,9 @@ export interface Backend {
     compacted: (stored: Stored) => Effect.Effect<string, E>
   ) => Effect.Effect<void, BackendFailure | E>
   readonly remove: (stateId: string) => Effect.Effect<void, BackendFailure>
-  /** Every stored id, and stored names that are no valid state id. */
+  /** Every stored id, and what could not be read as one (a name that is no valid state id, an index of the wrong type). */
   readonly ids: Effect.Effect<
-    { readonly ids: ReadonlyArray<string>; readonly unreadable: ReadonlyArray<string> },
+    { readonly ids: ReadonlyArray<string>; readonly unreadable: ReadonlyArray<UnreadableEntry> },
     BackendFailure
   >
   readonly acquire: (
@@ -317,7 +339,6 @@ const depthExceeds = (value: unknown, limit: number): boolean => {
 }
 
 /** A Schema message on one line (`Missing key at ["version"]`). */
-const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ").trim()
 
 // The document of 0.1: one whole snapshot, with the bus history and completed events.
 const LegacySnapshot = Schema.Struct({
@@ -550,10 +571,10 @@ export const make = (backend: Backend): CheckpointStore["Service"] => {
 
   const list = Effect.gen(function*() {
     const { ids, unreadable } = yield* Effect.mapError(backend.ids, io("*"))
-    const rows: Array<CheckpointSummary> = unreadable.map((name) => ({
+    const rows: Array<CheckpointSummary> = unreadable.map(({ error, name }) => ({
       stateId: name,
       status: "corrupt" as const,
-      error: `not a valid state id (${STATE_ID_RULE})`
+      error
     }))
     for (const stateId of ids) {
       const row = yield* Effect.flatMap(read(stateId), (records) =>
@@ -720,7 +741,13 @@ const decodeLeaseFile = Schema.decodeUnknownOption(Schema.fromJsonString(LeaseFi
 
 const isNotFound = (error: PlatformError.PlatformError) => error.reason._tag === "NotFound"
 const isExists = (error: PlatformError.PlatformError) => error.reason._tag === "AlreadyExists"
-const failure = (error: PlatformError.PlatformError): BackendFailure => ({ detail: error.message, cause: error })
+// What the system said ("EFBIG: file too large, write"), rather than the platform's summary of the
+// call ("Unknown: FileSystem.writeAll (22)"), when the failure carries an errno.
+const platformDetail = (error: PlatformError.PlatformError): string => {
+  const cause = error.reason.cause
+  return cause instanceof Error && typeof (cause as { code?: unknown }).code === "string" ? oneLine(cause.message) : error.message
+}
+const failure = (error: PlatformError.PlatformError): BackendFailure => ({ detail: platformDetail(error), cause: error })
 
 const encoder = new TextEncoder()
 
@@ -747,7 +774,7 @@ export const makeFileSystem = Effect.fnUntraced(function*(directory: string, opt
   const leaseTtl = Duration.toMillis(Duration.fromInputUnsafe(options.leaseTtl ?? "5 seconds"))
   const heartbeat = Duration.fromInputUnsafe(options.heartbeatInterval ?? "1 second")
   const dirError = (error: PlatformError.PlatformError) =>
-    new CheckpointError({ reason: "io", stateId: "*", location: dir, detail: error.message, cause: error })
+    new CheckpointError({ reason: "io", stateId: "*", location: dir, detail: platformDetail(error), cause: error })
   yield* ensureDirectory(fs, path, dir).pipe(Effect.mapError(dirError))
   const host = options.host ??
     (yield* fs.readFileString("/proc/sys/kernel/hostname").pipe(
@@ -876,7 +903,7 @@ export const makeFileSystem = Effect.fnUntraced(function*(directory: string, opt
       if (isStateId(id)) found.add(id)
       else unreadable.add(name)
     }
-    return { ids: Array.from(found), unreadable: Array.from(unreadable) }
+    return { ids: Array.from(found), unreadable: Array.from(unreadable, notAStateId) }
   })
 
   // --- leases ----------------------------------------------------------------------

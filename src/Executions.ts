@@ -128,7 +128,8 @@ export interface StageReached extends Schema.Schema.Type<typeof StageReached> {}
  * - `runs`: 1, plus one per resume.
  * - `interrupt`: the winning signal of the current attempt (who, when, why), once interrupted;
  *   `interruptStages`: the stages it reached so far.
- * - `checkpoint`, `checkpointId`: what happened to the journal at the end of the attempt.
+ * - `checkpoint`, `checkpointId`: what happened to the journal at the end of the attempt;
+ *   `checkpointDetail`: why it was not saved, when it failed.
  * - `result`: the value of a completed run (JSON); `error`: the error of a failed one.
  * - `watchers`: event-stream readers attached here right now; `owner`: who runs (or last ran) it.
  * - `lastSequence`: the sequence number of its last event (where a reader reconnects).
@@ -151,6 +152,7 @@ export class ExecutionInfo extends Schema.Class<ExecutionInfo>("agent-interrupt/
   progress: Progress,
   checkpoint: Schema.optionalKey(EventBus.CheckpointOutcome),
   checkpointId: Schema.optionalKey(Schema.String),
+  checkpointDetail: Schema.optionalKey(Schema.String),
   result: Schema.optionalKey(Schema.Json),
   error: Schema.optionalKey(Schema.String),
   watchers: Count,
@@ -381,6 +383,7 @@ export interface RunView {
   progress: { -readonly [K in keyof Progress]: Progress[K] }
   checkpoint: EventBus.CheckpointOutcome | undefined
   checkpointId: string | undefined
+  checkpointDetail: string | undefined
   result: Schema.Json | undefined
   error: string | undefined
   lastSequence: number
@@ -421,6 +424,7 @@ export const emptyView = (executionId: string): RunView => ({
   progress: emptyProgress(),
   checkpoint: undefined,
   checkpointId: undefined,
+  checkpointDetail: undefined,
   result: undefined,
   error: undefined,
   lastSequence: 0,
@@ -459,6 +463,7 @@ export const foldEvent = (view: RunView, item: EventBus.Sequenced): void => {
       view.stages = []
       view.checkpoint = undefined
       view.checkpointId = undefined
+      view.checkpointDetail = undefined
       view.result = undefined
       view.error = undefined
       const total = view.progress.total
@@ -520,6 +525,7 @@ export const foldEvent = (view: RunView, item: EventBus.Sequenced): void => {
       view.finishedAt = event.timestamp
       view.checkpoint = event.checkpoint
       view.checkpointId = event.checkpointId
+      view.checkpointDetail = event.checkpointDetail
       view.result = event.result
       view.error = event.detail
       if (event.status === "interrupted") {
@@ -564,6 +570,7 @@ export const toInfo = (
     progress: { ...view.progress },
     ...(view.checkpoint === undefined ? {} : { checkpoint: view.checkpoint }),
     ...(view.checkpointId === undefined ? {} : { checkpointId: view.checkpointId }),
+    ...(view.checkpointDetail === undefined ? {} : { checkpointDetail: view.checkpointDetail }),
     ...(view.result === undefined ? {} : { result: view.result }),
     ...(view.error === undefined ? {} : { error: view.error }),
     watchers: extras.watchers ?? 0,

@@ -102,16 +102,17 @@ const quote = (value: unknown): string => {
 
 /**
  * The interrupt banner: `EXECUTION INTERRUPTED`, then reason, message, who, when and whether the
- * checkpoint was saved.
+ * checkpoint was saved (`Checkpoint: not saved (<why>)` when it was not and the reason is known).
  *
  * @category formatting
  * @since 0.1.0
  */
 export const banner = (
   signal: InterruptSignal,
-  checkpoint: { readonly saved: boolean; readonly id?: string | undefined }
+  checkpoint: { readonly saved: boolean; readonly id?: string | undefined; readonly detail?: string | undefined }
 ): ReadonlyArray<string> => {
   const rule = "═".repeat(48)
+  const notSaved = checkpoint.detail === undefined ? "Checkpoint: not saved" : `Checkpoint: not saved (${checkpoint.detail})`
   return [
     rule,
     "EXECUTION INTERRUPTED",
@@ -119,7 +120,7 @@ export const banner = (
     `Message: ${signal.message ?? "-"}`,
     `Triggered by: ${signal.triggeredBy ?? "-"}`,
     `Time: ${signal.triggeredAt}`,
-    checkpoint.saved ? `Checkpoint: saved ${checkpoint.id ?? ""}` : "Checkpoint: not saved",
+    checkpoint.saved ? `Checkpoint: saved ${checkpoint.id ?? ""}` : notSaved,
     rule
   ]
 }
@@ -175,7 +176,11 @@ const finishedLines = (event: ExecutionFinished, paint: (color: Paint, text: str
     case "interrupted":
       return event.signal === undefined
         ? [paint("magenta", `■ execution ${event.stateId} interrupted`)]
-        : banner(event.signal, { saved: event.checkpoint === "saved", id: event.checkpointId }).map((line) =>
+        : banner(event.signal, {
+          saved: event.checkpoint === "saved",
+          id: event.checkpointId,
+          detail: event.checkpointDetail
+        }).map((line) =>
           paint("magenta", line)
         )
   }

@@ -104,14 +104,15 @@ describe("Printer", () => {
   })
 
   it("the interrupt banner says whether the checkpoint was saved", () => {
-    const finished = (checkpoint: "saved" | "not_saved"): BusEvent => ({
+    const finished = (checkpoint: "saved" | "not_saved" | "failed", checkpointDetail?: string): BusEvent => ({
       _tag: "ExecutionFinished",
       stateId: "run-1",
       status: "interrupted",
       timestamp: at,
       signal,
       checkpoint,
-      ...(checkpoint === "saved" ? { checkpointId: "run-1" } : {})
+      ...(checkpoint === "saved" ? { checkpointId: "run-1" } : {}),
+      ...(checkpointDetail === undefined ? {} : { checkpointDetail })
     })
     const rule = "═".repeat(48)
     assert.deepStrictEqual(lines(finished("saved")), [
@@ -125,6 +126,10 @@ describe("Printer", () => {
       rule
     ])
     assert.strictEqual(lines(finished("not_saved"))[6], "Checkpoint: not saved")
+    assert.strictEqual(
+      lines(finished("failed", "Expected a JSON-serializable value at [\"bad\"]"))[6],
+      "Checkpoint: not saved (Expected a JSON-serializable value at [\"bad\"])"
+    )
     assert.deepStrictEqual(
       lines({ _tag: "ExecutionFinished", stateId: "run-1", status: "completed", timestamp: at, checkpoint: "saved" }),
       ["✔ execution run-1 completed"]

@@ -3,7 +3,8 @@
  * plane attached to this terminal (its events printed, Ctrl-C and SIGTERM turned into interrupts, the
  * end reported).
  */
-import { Config, Console, Context, Duration, Effect, Option, Queue, Ref, Schema, type Scope, Stream } from "effect"
+import { Cause, Config, Console, Context, Duration, Effect, Logger, Option, Queue, Ref, Schema, type Scope, Stream } from "effect"
+import { errorMessage, oneLine } from "../internal/text.ts"
 import { Argument, Flag } from "effect/cli"
 import type { BusEvent } from "../EventBus.ts"
 import type { ExecutionInfo, Executions, ReadError } from "../Executions.ts"
@@ -131,8 +132,19 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<string>
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
 }
 
-/** One line of a Schema error (`Missing key at ["version"]`). */
-export const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ").trim()
+export { oneLine } from "../internal/text.ts"
+
+/**
+ * The command line's logger: one line per entry on stderr (`warn: …`), so stdout stays the run's
+ * events (JSON lines with `--json`) and a failure's stack never spills over the terminal.
+ */
+export const cliLogger = Logger.make<unknown, void>(({ cause, logLevel, message }) => {
+  const parts = (Array.isArray(message) ? message : [message]).map((part) =>
+    typeof part === "string" ? part : errorMessage(part)
+  )
+  if (cause.reasons.length > 0) parts.push(`(${errorMessage(Cause.squash(cause))})`)
+  process.stderr.write(`${logLevel.toLowerCase()}: ${oneLine(parts.join(" "))}\n`)
+})
 
 // -----------------------------------------------------------------------------
 // Attached runs
@@ -199,7 +211,11 @@ export const report = (
 ) =>
   Effect.gen(function*() {
     if (info.checkpoint === "failed") {
-      yield* Console.error(`error: ${info.executionId} ended ${info.status}, but its journal could not be saved`)
+      yield* Console.error(
+        `error: ${info.executionId} ended ${info.status}, but its journal could not be saved${
+          info.checkpointDetail === undefined ? "" : `: ${info.checkpointDetail}`
+        }`
+      )
       return yield* setExit(EXIT.notSaved)
     }
     switch (info.status) {

@@ -9,10 +9,10 @@
  * second Ctrl-C.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Cause, Console, Effect, Layer, Option, Ref } from "effect"
+import { Cause, Console, Effect, Layer, Logger, Option, Ref } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { errorMessage } from "../internal/text.ts"
-import { EXIT, ExitCode, Invocation, oneLine } from "./common.ts"
+import { cliLogger, EXIT, ExitCode, Invocation, oneLine } from "./common.ts"
 import * as Local from "./local.ts"
 import * as RedisCli from "./redis.ts"
 import type { Signals } from "./runMain.ts"
@@ -70,7 +70,7 @@ export const main = (args: ReadonlyArray<string>, invocation: string): Effect.Ef
   Effect.gen(function*() {
     const code = yield* Ref.make<number>(EXIT.completed)
     const exit = yield* Command.runWith(root, { version: "0.2.0" })(normalize(args)).pipe(
-      Effect.provide(Layer.mergeAll(NodeServices.layer, presenter)),
+      Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, Logger.layer([cliLogger]))),
       Effect.provideService(ExitCode, code),
       Effect.provideService(Invocation, { command: invocation }),
       Effect.exit

@@ -11,7 +11,7 @@
  * - `listRedisRuns`: the executions on Redis, for `list` when `REDIS_URL` is set.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Config, Console, Duration, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Config, Console, Duration, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Research } from "../demo/index.ts"
 import {
@@ -29,6 +29,7 @@ import * as RedisConnection from "../redis/RedisConnection.ts"
 import * as RedisExecutions from "../redis/RedisExecutions.ts"
 import * as Workflow from "../Workflow.ts"
 import {
+  cliLogger,
   EXIT,
   follow,
   Invocation,
@@ -78,14 +79,24 @@ const withRedis = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     } catch (error) {
       return yield* new RedisUnreachable({ url, detail: errorMessage(error), badUrl: true })
     }
+    // The client logs each failed connection attempt; until the first one succeeds, the one line
+    // of RedisUnreachable says it all. Later (a reconnect mid-run), its warnings are shown.
+    let connected = false
+    const logger = Logger.make<unknown, void>((entry) => {
+      const first = Array.isArray(entry.message) ? entry.message[0] : entry.message
+      if (!connected && first === "NodeRedis client error") return
+      cliLogger.log(entry)
+    })
     const context = yield* Layer.build(
       RedisExecutions.layerWithStore({ workflows }).pipe(
         Layer.provideMerge(RedisConnection.layer(options)),
         Layer.provideMerge(NodeServices.layer)
       )
     ).pipe(
-      Effect.mapError((error) => new RedisUnreachable({ url, detail: errorMessage(error.cause), badUrl: false }))
+      Effect.mapError((error) => new RedisUnreachable({ url, detail: errorMessage(error.cause), badUrl: false })),
+      Effect.provide(Logger.layer([logger]))
     )
+    connected = true
     return yield* Effect.provide(effect, context)
   }))
 

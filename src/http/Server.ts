@@ -28,6 +28,7 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import { createServer } from "node:http"
 import { type BusEvent, BusEventJson, type Sequenced } from "../EventBus.ts"
 import { Executions } from "../Executions.ts"
+import { oneLine } from "../internal/text.ts"
 import { isoNow } from "../internal/time.ts"
 import { RunStatus } from "../Interrupt.ts"
 import {
@@ -129,7 +130,6 @@ const toPathSegment = (segment: PropertyKey | { readonly key: PropertyKey }): st
   return typeof key === "number" ? key : String(key)
 }
 
-const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ").trim()
 
 const slotNames: Record<HttpApiError.HttpApiSchemaError["kind"], string> = {
   Params: "path",

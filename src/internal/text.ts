@@ -23,3 +23,10 @@ export const errorMessage = (error: unknown): string => {
     return String(error)
   }
 }
+
+/**
+ * `text` on one line: line breaks and the spaces around them become one space.
+ *
+ * @internal
+ */
+export const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ").trim()

@@ -7,13 +7,6 @@
  *
  * | key / channel (`{p}` prefix, `{id}` state id) | type | written by | what |
  * |---|---|---|---|
- * | `{p}interrupt:{id}` | string, TTL | controller | a pending interrupt request (JSON), deleted once delivered |
- * | channel `{p}interrupt:{id}` | pub/sub | controller | the same request, pushed to the worker |
- * | `{p}receipt:{id}` | hash, TTL | both | `requested`, `delivered`, `stopped`, `checkpointed` timestamps and details |
- * | channel `{p}updates:{id}` | pub/sub | both | a wake-up for watchers after every stage or status change |
- * | `{p}run:{id}` | hash | worker | registry record: status, owner, workflow, times, generation |
- * | `{p}heartbeat:{id}` | string, TTL | worker | the owner, refreshed while the worker lives |
- * | `{p}runs` | sorted set | worker | every run by last update (ms) |
  * | `{p}{{id}}:journal` | stream | store | the journal: one record (JSON) per entry, field `r` |
  * | `{p}{{id}}:snapshot` | string | store | the compacted journal: the last entry id it covers, a space, the `Snapshot` record |
  * | `{p}{{id}}:lease` | string, TTL | store | the owner of the running execution, renewed by its heartbeat |
@@ -23,7 +16,6 @@
  * | `{p}{{id}}:request` | string, TTL | controller | a request for the current owner (JSON: id, owner, signal) |
  * | channel `{p}{{id}}:control` | pub/sub | controller | the same request, pushed to the owner |
  * | `{p}checkpoint:{id}`, `{p}checkpoints` | string, set | 0.1 store | version-1 snapshot documents, still read |
- * | `{p}events:{id}` | stream, TTL after the end | worker (`publishEvents`) | the run's bus events, entry ids `0-{sequence}` |
  * | `{p}ratelimit:…` | strings | `serve --redis` | the interrupt rate limit shared by every server |
  *
  * @since 0.1.0
@@ -57,20 +49,6 @@ export const KeyPrefix = Context.Reference<string>("agent-interrupt/redis/KeyPre
  */
 export interface Keys {
   readonly prefix: string
-  /** The pending interrupt request of an execution (string with a TTL). */
-  readonly interrupt: (stateId: string) => string
-  /** The channel interrupt requests are published on (same name as the key). */
-  readonly interruptChannel: (stateId: string) => string
-  /** The delivery receipt of the current interrupt (hash with a TTL). */
-  readonly receipt: (stateId: string) => string
-  /** Wake-ups for watchers of an execution's receipt and status. */
-  readonly updatesChannel: (stateId: string) => string
-  /** The registry record of an execution (hash). */
-  readonly run: (stateId: string) => string
-  /** The heartbeat of the worker owning an execution (string with a TTL). */
-  readonly heartbeat: (stateId: string) => string
-  /** Every registered execution, scored by its last update (ms since the epoch). */
-  readonly runs: string
   /** The checkpoint document of an execution. */
   readonly checkpoint: (stateId: string) => string
   /** The state ids that have a checkpoint (version 1 documents). */
@@ -96,13 +74,13 @@ export interface Keys {
 /**
  * The keys and channels under `prefix`.
  *
- * **Example** (Where an interrupt for `run-1` goes)
+ * **Example** (Where the journal of `run-1` is)
  *
  * ```ts
  * import { RedisKeys } from "agent-interrupt"
  *
- * RedisKeys.make("agent-interrupt:").interrupt("run-1")
- * // => "agent-interrupt:interrupt:run-1"
+ * RedisKeys.make("agent-interrupt:").journal("run-1")
+ * // => "agent-interrupt:{run-1}:journal"
  * ```
  *
  * @category constructors
@@ -110,13 +88,6 @@ export interface Keys {
  */
 export const make = (prefix: string): Keys => ({
   prefix,
-  interrupt: (stateId) => `${prefix}interrupt:${stateId}`,
-  interruptChannel: (stateId) => `${prefix}interrupt:${stateId}`,
-  receipt: (stateId) => `${prefix}receipt:${stateId}`,
-  updatesChannel: (stateId) => `${prefix}updates:${stateId}`,
-  run: (stateId) => `${prefix}run:${stateId}`,
-  heartbeat: (stateId) => `${prefix}heartbeat:${stateId}`,
-  runs: `${prefix}runs`,
   checkpoint: (stateId) => `${prefix}checkpoint:${stateId}`,
   checkpoints: `${prefix}checkpoints`,
   journal: (stateId) => `${prefix}{${stateId}}:journal`,

@@ -18,7 +18,9 @@ import {
   CheckpointStore,
   decodeLegacyDocument,
   make as makeStore,
-  type Stored
+  notAStateId,
+  type Stored,
+  type UnreadableEntry
 } from "../Checkpoint.ts"
 import { isStateId } from "../Interrupt.ts"
 import { encodeRecord } from "../Journal.ts"
@@ -195,10 +197,21 @@ export const make = Effect.fnUntraced(function*(options: RedisStoreOptions = {})
         ], { discard: true })
       ),
     ids: Effect.gen(function*() {
-      const journaled = yield* send<ReadonlyArray<string>>("ZRANGE", k.executions, "0", "-1")
-      const legacy = yield* send<ReadonlyArray<string>>("SMEMBERS", k.checkpoints)
+      // An index key of the wrong type (written by something else) is reported, not fatal: the
+      // other index is still listed.
+      const unreadable: Array<UnreadableEntry> = []
+      const members = (key: string, ...command: ReadonlyArray<string>) =>
+        send<ReadonlyArray<string>>(command[0]!, key, ...command.slice(1)).pipe(
+          Effect.catchIf((error) => error.detail.startsWith("WRONGTYPE"), (error) => {
+            unreadable.push({ name: key, error: error.detail })
+            return Effect.succeed<ReadonlyArray<string>>([])
+          })
+        )
+      const journaled = yield* members(k.executions, "ZRANGE", "0", "-1")
+      const legacy = yield* members(k.checkpoints, "SMEMBERS")
       const all = Array.from(new Set([...journaled, ...legacy]))
-      return { ids: all.filter(isStateId), unreadable: all.filter((id) => !isStateId(id)) }
+      unreadable.push(...all.filter((id) => !isStateId(id)).map(notAStateId))
+      return { ids: all.filter(isStateId), unreadable }
     }),
     acquire: (stateId, acquireOptions) =>
       Effect.gen(function*() {

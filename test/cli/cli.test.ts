@@ -227,6 +227,42 @@ describe("agent-interrupt (child processes)", () => {
       noTrace(unknown.stderr)
     })
 
+    it("a state id that leaves the state directory; a state directory that cannot be made", async () => {
+      const dir = stateDir()
+      const victim = await runCli(["demo", "--state-id", "../victim", "--state-dir", dir])
+      assert.strictEqual(victim.code, 2)
+      assert.strictEqual(
+        victim.stderr,
+        "error: Invalid state id \"../victim\": use 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'\n"
+      )
+      assert.strictEqual(victim.stdout, "")
+      assert.deepStrictEqual(fs.readdirSync(dir), [])
+      assert.isFalse(fs.existsSync(path.join(dir, "..", "victim.journal")))
+      // Node's recursive mkdir spins forever on /proc: the store checks each level itself
+      const proc = await runCli(["demo", "--state-dir", "/proc/nope"])
+      assert.strictEqual(proc.code, 2)
+      assert.strictEqual(
+        proc.stderr,
+        "error: Checkpoint storage failed (/proc/nope): ENOENT: no such file or directory, mkdir '/proc/nope'\n"
+      )
+    })
+
+    it("a run whose journal cannot be saved exits 4 and its banner says why", async () => {
+      const dir = stateDir()
+      // 1 KiB: the first records fit, the rest fail with EFBIG, so the run ends not saved
+      const result = await runCli(["demo", ...FAST, "--state-dir", dir, "--state-id", "full", "--timeout", "300ms"], {
+        fileSizeLimitKb: 1
+      })
+      assert.strictEqual(result.code, 4, result.stdout + result.stderr)
+      const why = `Checkpoint storage failed for full (${path.join(dir, "full.journal")}): EFBIG: file too large, write`
+      assert.include(result.lines, `Checkpoint: not saved (${why})`)
+      assert.notInclude(result.lines, "Checkpoint: saved full")
+      const errors = result.stderr.trim().split("\n")
+      assert.strictEqual(errors.at(-1), `error: full ended interrupted, but its journal could not be saved: ${why}`)
+      noTrace(result.stderr)
+      assert.isAtMost(fs.statSync(path.join(dir, "full.journal")).size, 1024)
+    }, 30_000)
+
     it("corrupt checkpoint", async () => {
       const dir = stateDir()
       fs.writeFileSync(path.join(dir, "torn.json"), "{\"version\":1,\"stateId\":\"torn\",\"cre")

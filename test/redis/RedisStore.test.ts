@@ -5,7 +5,7 @@ import * as Keys from "../../src/redis/Keys.ts"
 import * as RedisStore from "../../src/redis/RedisStore.ts"
 import { suite } from "../CheckpointStoreTest.ts"
 import { RedisServer, testLayer } from "../utils/redisServer.ts"
-import { makeRecords } from "../utils/snapshots.ts"
+import { legacyDocument, makeRecords } from "../utils/snapshots.ts"
 import { send } from "./helpers.ts"
 
 // One server and connection for the whole file: the contract suite provides its layer per test, so
@@ -71,6 +71,28 @@ layer(shared, { excludeTestServices: true, timeout: "30 seconds" })("RedisStore"
         assert.isAtMost(ttl, 2000)
       }))
       assert.isNull(yield* send<string | null>("GET", k.lease("lease-1")))
+    }))
+
+  it.effect("a key of the wrong type (WRONGTYPE) is listed as corrupt; the rest is listed", () =>
+    Effect.gen(function*() {
+      const prefix = `${keysOf().prefix}wrongtype:`
+      const store = yield* RedisStore.make({ prefix })
+      const k = Keys.make(prefix)
+      yield* store.append("good", makeRecords("good"))
+      // a run's journal key that is not a Stream
+      yield* send("ZADD", k.executions, "2", "bad-journal")
+      yield* send("SET", k.journal("bad-journal"), "not a stream")
+      const rows = yield* store.list
+      assert.deepStrictEqual(rows.map((r) => [r.stateId, r.status]), [["good", "interrupted"], ["bad-journal", "corrupt"]])
+      assert.include(rows[1]!.error, "WRONGTYPE")
+      // the index itself of the wrong type: reported, and the version-1 index is still listed
+      yield* send("SET", k.checkpoint("old"), legacyDocument("old"))
+      yield* send("SADD", k.checkpoints, "old")
+      yield* send("DEL", k.executions)
+      yield* send("SET", k.executions, "not a sorted set")
+      const again = yield* store.list
+      assert.deepStrictEqual(again.map((r) => [r.stateId, r.status]), [["old", "interrupted"], [k.executions, "corrupt"]])
+      assert.match(again[1]!.error!, /^WRONGTYPE /)
     }))
 
   it.effect("Redis being unreachable is an io error", () =>

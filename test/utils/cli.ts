@@ -20,10 +20,16 @@ export const runCli = (
   options: {
     readonly onLine?: (line: string, child: ReturnType<typeof spawn>) => void
     readonly env?: Record<string, string>
+    /** Run the child under `ulimit -f` (in KiB): its writes past that size fail with EFBIG. */
+    readonly fileSizeLimitKb?: number
   } = {}
 ): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, "src/cli/bin.ts"), ...args], {
+    const command = [process.execPath, path.join(root, "src/cli/bin.ts"), ...args]
+    const argv = options.fileSizeLimitKb === undefined
+      ? command
+      : ["/bin/sh", "-c", `ulimit -f ${options.fileSizeLimitKb}; exec "$0" "$@"`, ...command]
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: root,
       env: { ...process.env, NO_COLOR: "", ...options.env },
       stdio: ["ignore", "pipe", "pipe"]

@@ -26,6 +26,7 @@ import { HttpApiBuilder, HttpApiMiddleware, type HttpApiError, OpenApi } from "e
 import { RateLimiter } from "effect/persistence"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { createServer } from "node:http"
+import type { Duplex } from "node:stream"
 import { type BusEvent, BusEventJson, type Sequenced } from "../EventBus.ts"
 import { Executions } from "../Executions.ts"
 import { oneLine } from "../internal/text.ts"
@@ -217,6 +218,25 @@ const parseAfter = (value: string | undefined): Effect.Effect<number, InvalidReq
       })
     )
 }
+
+const isPercentEncoded = (path: string): boolean => {
+  try {
+    decodeURIComponent(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The router settings the API needs from its host: path parameters up to 256 characters, so every
+ * state id (up to 128 characters, percent-encoded or not) reaches its route. `layer` uses them; give
+ * them to `HttpRouter.serve` when serving `layerRoutes` yourself.
+ *
+ * @category constants
+ * @since 0.2.0
+ */
+export const ROUTER_CONFIG = { maxParamLength: 256 } as const
 
 // A path of the API (`/api/executions/:id`) as a pattern over request paths.
 const patternOf = (path: string) =>
@@ -469,9 +489,28 @@ const serverRules = (settings: Settings) =>
               const error = reason._tag === "Fail" ? reason.error : reason.defect
               if (!HttpServerError.isHttpServerError(error)) continue
               if (error.reason._tag === "RouteNotFound") {
+                const path = request.url.split("?")[0] ?? request.url
+                if (!isPercentEncoded(path)) {
+                  return errorResponse(
+                    new InvalidRequest({
+                      message: `The path ${path} has a malformed percent-encoding (a "%" not followed by two hex digits)`,
+                      issues: [{ path: ["path"], message: "Malformed percent-encoding" }]
+                    }),
+                    400
+                  )
+                }
                 const allow = allowedMethods(request.url)
-                return allow.length === 0
-                  ? errorResponse(new RouteNotFound({ message: `No route ${request.method} ${request.url.split("?")[0]}` }), 404)
+                // no route, or one for this method whose parameter the router would not take (longer
+                // than ROUTER_CONFIG.maxParamLength): not found, never "use" the method that was used
+                return allow.length === 0 || allow.includes(request.method)
+                  ? errorResponse(
+                    new RouteNotFound({
+                      message: `No route ${request.method} ${path}${
+                        error.reason.description === undefined ? "" : ` (${error.reason.description})`
+                      }`
+                    }),
+                    404
+                  )
                   : errorResponse(
                     new MethodNotAllowed({
                       message: `Method ${request.method} is not allowed on ${request.url.split("?")[0]}; use ${allow.join(", ")}`,
@@ -520,9 +559,39 @@ export const layerRoutes = (
   ).pipe(Layer.provide(NodeHttpServer.layerHttpServices))
 }
 
+// Requests Node's HTTP parser refuses never reach the router: answer them in JSON too (400, 431 for
+// a request line and headers over Node's 16 KB, 408), then keep reading what the client still sends
+// for a moment, so that closing does not reset the connection before the client reads the answer.
+const clientErrors: Readonly<Record<string, readonly [number, string, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "The request line and headers are larger than 16 KB"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "The request was not received in time"],
+  HPE_HEADERS_TIMEOUT: [408, "Request Timeout", "The request headers were not received in time"]
+}
+
+const answerClientError = (error: NodeJS.ErrnoException, socket: Duplex): void => {
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [status, text, message] = clientErrors[error.code ?? ""] ??
+    [400, "Bad Request", `Malformed HTTP request (${error.code ?? "parse error"})`]
+  const body = JSON.stringify(encodeError(new HttpError({ status, message })))
+  socket.on("data", () => {})
+  socket.on("error", () => {})
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${
+      Buffer.byteLength(body)
+    }\r\nconnection: close\r\n\r\n${body}`
+  )
+  setTimeout(() => socket.destroy(), 1000).unref()
+}
+
+const createNodeServer = () => createServer().on("clientError", answerClientError)
+
 /**
  * The server on Node's HTTP stack, listening on `host:port` (default `127.0.0.1:8080`). Read the
- * bound address from `HttpServer.HttpServer` (port 0 picks a free one).
+ * bound address from `HttpServer.HttpServer` (port 0 picks a free one). Requests Node's parser
+ * refuses get JSON errors too (400, 431, 408).
  *
  * @category layers
  * @since 0.1.0
@@ -531,11 +600,12 @@ export const layer = (
   options: ServerOptions
 ): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Executions> =>
   HttpRouter.serve(layerRoutes(options), {
+    routerConfig: ROUTER_CONFIG,
     disableLogger: options.accessLog !== true,
     disableListenLog: true
   }).pipe(
     Layer.provideMerge(
-      NodeHttpServer.layerServer(() => createServer(), {
+      NodeHttpServer.layerServer(createNodeServer, {
         port: options.port ?? 8080,
         host: options.host ?? "127.0.0.1",
         gracefulShutdownTimeout: options.gracefulShutdownTimeout ?? "5 seconds"

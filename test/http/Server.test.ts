@@ -1,4 +1,5 @@
 import { NodeHttpServer } from "@effect/platform-node"
+import * as net from "node:net"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
@@ -310,6 +311,67 @@ describe("Server", () => {
             message: `Method ${method} is not allowed on ${path}; use ${allow}`
           })
         }
+      }))
+
+    it.effect("every state id reaches its route (up to 128 characters); longer ids and bad percent-encoding → 4xx JSON, never 405", () =>
+      Effect.gen(function*() {
+        const longest = "a".repeat(128)
+        for (const [method, path] of [["GET", `/api/executions/${longest}`], ["POST", `/api/executions/${longest}/interrupt`]] as const) {
+          const reply = yield* request(method, path)
+          assert.strictEqual(reply.status, 404, `${method} ${path}`)
+          assert.deepStrictEqual(bodyOf(ErrorBody, reply), { _tag: "ExecutionNotFound", message: `No execution "${longest}"` })
+        }
+        const tooLong = yield* request("GET", `/api/executions/${"a".repeat(129)}`)
+        assert.strictEqual(tooLong.status, 400)
+        assert.strictEqual(bodyOf(ErrorBody, tooLong)._tag, "InvalidRequest")
+        // longer than the router takes: not found (it names why), not "use POST" to a POST
+        const huge = `/api/executions/${"a".repeat(300)}/interrupt`
+        const hugeReply = yield* request("POST", huge)
+        assert.strictEqual(hugeReply.status, 404)
+        assert.deepStrictEqual(bodyOf(ErrorBody, hugeReply), {
+          _tag: "RouteNotFound",
+          message: `No route POST ${huge} (path parameter is longer than maxParamLength (256))`
+        })
+        for (const [method, path] of [["GET", "/api/executions/%zz"], ["POST", "/api/executions/%zz/interrupt"]] as const) {
+          const reply = yield* request(method, path)
+          assert.strictEqual(reply.status, 400, `${method} ${path}`)
+          assert.deepStrictEqual(bodyOf(ErrorBody, reply), {
+            _tag: "InvalidRequest",
+            message: `The path ${path} has a malformed percent-encoding (a "%" not followed by two hex digits)`
+          })
+        }
+      }))
+
+    it.effect("requests Node's HTTP parser refuses → JSON 400 / 431, read in full even for a 100 KB URL", () =>
+      Effect.gen(function*() {
+        const { port } = new URL(yield* baseUrl)
+        const raw = (text: string) =>
+          Effect.promise(() =>
+            new Promise<string>((resolve) => {
+              const socket = net.connect(Number(port), "127.0.0.1")
+              let out = ""
+              socket.on("data", (chunk) => (out += chunk.toString()))
+              socket.on("error", () => {})
+              socket.on("close", () => resolve(out))
+              socket.write(text)
+            })
+          )
+        const answer = (text: string) => {
+          const [head, body] = text.split("\r\n\r\n")
+          return { statusLine: head!.split("\r\n")[0], contentType: /content-type: ([^\r]+)/i.exec(head!)?.[1], body: JSON.parse(body!) }
+        }
+        assert.deepStrictEqual(answer(yield* raw("NOT HTTP AT ALL\r\n\r\n")), {
+          statusLine: "HTTP/1.1 400 Bad Request",
+          contentType: "application/json",
+          body: { _tag: "HttpError", status: 400, message: "Malformed HTTP request (HPE_INVALID_METHOD)" }
+        })
+        const tooLarge = {
+          statusLine: "HTTP/1.1 431 Request Header Fields Too Large",
+          contentType: "application/json",
+          body: { _tag: "HttpError", status: 431, message: "The request line and headers are larger than 16 KB" }
+        }
+        assert.deepStrictEqual(answer(yield* raw(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)), tooLarge)
+        assert.deepStrictEqual(answer(yield* raw(`GET /${"a".repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)), tooLarge)
       }))
 
     it.effect("a body over the limit → 413 JSON, with or without Content-Length", () =>

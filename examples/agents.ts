@@ -45,5 +45,6 @@ export const program = runEvent(planner, "interrupts").pipe(
   }))
 )
 
-// Effect.runPromise(program).then(console.log)
+// npm run example agents
+if (import.meta.main) Effect.runPromise(program).then(console.log)
 // => "Summary of 3 results."

@@ -35,6 +35,7 @@ export const program = Effect.gen(function*() {
   }
 }).pipe(Effect.scoped)
 
-// Effect.runPromise(program).then(console.log)
+// npm run example distributed
+if (import.meta.main) Effect.runPromise(program).then(console.log)
 // => { receipt: "InterruptAccepted", stages: ["requested", "delivered", "stopped", "checkpointed"],
 //      first: "interrupted", second: "completed", recovered: 1 }

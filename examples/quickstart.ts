@@ -36,6 +36,7 @@ export const program = Effect.gen(function*() {
   return { done, events: events.map((e) => e._tag) }
 }).pipe(Effect.provide(ExecutionState.layerWithBus({ stateId: "quickstart" })))
 
-// Effect.runPromise(program).then(console.log)
-// stopped: Execution interrupted: custom
+// npm run example quickstart
+if (import.meta.main) Effect.runPromise(program).then(console.log)
+// stopped: Interrupt signal detected from external source
 // => { done: [2, 4, 6], events: ["InterruptEvent"] }

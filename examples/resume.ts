@@ -20,5 +20,6 @@ export const program = Effect.gen(function*() {
   return { first: first._tag, second: second._tag === "Completed" ? second.value : second._tag, runs }
 }).pipe(Effect.provide(CheckpointStore.layerMemory)) // or layerFileSystem(dir), layerRedis
 
-// Effect.runPromise(program).then(console.log)
+// npm run example resume
+if (import.meta.main) Effect.runPromise(program).then(console.log)
 // => { first: "Interrupted", second: [10, 20, 30, 40], runs: 4 }

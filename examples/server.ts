@@ -1,4 +1,4 @@
-import { NodeServices } from "@effect/platform-node"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { Actor, CheckpointStore, Executions, runEvent, Workflow } from "agent-interrupt"
 import { Server } from "agent-interrupt/http"
@@ -24,5 +24,6 @@ export const server = (port: number, stateDir = ".agent-interrupt") =>
     Layer.provide(NodeServices.layer)
   )
 
-// Layer.launch(server(8080)).pipe(NodeRuntime.runMain)
+// npm run example server
+if (import.meta.main) Layer.launch(server(8080)).pipe(NodeRuntime.runMain)
 // curl -H "authorization: Bearer a-long-random-secret-token" http://127.0.0.1:8080/api/executions

@@ -9,7 +9,7 @@
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, type Fiber, Option, Schema } from "effect"
 import { type Actor, ActorContractError, type Condition, type HandlerContext } from "./Actor.ts"
-import { EventBus, ExecutionEvent } from "./EventBus.ts"
+import { EventBus, ExecutionEvent, type TokenUsage } from "./EventBus.ts"
 import { errorMessage as internalErrorMessage } from "./internal/text.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 import { ExecutionInterrupted, type InterruptSignal, type StopPolicies } from "./Interrupt.ts"
@@ -53,13 +53,16 @@ export const CurrentBranch = Context.Reference<{ completed: boolean } | undefine
 
 /**
  * Where the output of an interruptible stream is recorded while an event's handler runs, so the
- * `interrupted` event can carry the partial output.
+ * `interrupted` event can carry the partial output; and, for a language-model call, the tokens used
+ * so far, so that its final event (and journal record) carries them.
  *
  * @category models
  * @since 0.1.0
  */
 export interface PartialOutput {
   readonly record: (value: unknown) => void
+  /** Replaces the usage known so far (the latest total of the attempt, not an increment). */
+  readonly recordUsage?: ((usage: TokenUsage) => void) | undefined
 }
 
 /**
@@ -290,6 +293,7 @@ const makeRun = <I, A, E, R>(
   let settled = false
   let begun = false
   let partial: Array<unknown> = []
+  let usage: TokenUsage | undefined
   let controller: AbortController | undefined
   let attemptStart = 0
 
@@ -329,7 +333,8 @@ const makeRun = <I, A, E, R>(
           timestamp: event.timestamp,
           result: event.result,
           ...(event.executionTime === undefined ? {} : { executionTime: event.executionTime }),
-          ...(event.detail === undefined ? {} : { detail: event.detail })
+          ...(event.detail === undefined ? {} : { detail: event.detail }),
+          ...(event.usage === undefined ? {} : { usage: event.usage })
         }
         if (branch !== undefined) branch.completed = true
         return Effect.andThen(journal.append(record), bus.publish(event))
@@ -344,7 +349,8 @@ const makeRun = <I, A, E, R>(
             kind: actor.kind,
             attempt,
             timestamp: event.timestamp,
-            partialOutput: event.partialOutput
+            partialOutput: event.partialOutput,
+            ...(event.usage === undefined ? {} : { usage: event.usage })
           }),
           bus.publish(event)
         )
@@ -352,12 +358,13 @@ const makeRun = <I, A, E, R>(
       return bus.publish(event)
     }))
 
-  // How long the stop took, and what an interrupted stream had produced.
+  // How long the stop took, and what an interrupted stream had produced (and used).
   const stopFields: Effect.Effect<EventFields> = Effect.map(state.interruptedAt, (at) => {
     const partialOutput = joinPartial(partial)
     return {
       ...(Option.isNone(at) ? {} : { stopLatency: Math.max(0, nowMillis() - at.value) }),
-      ...(partialOutput === undefined ? {} : { partialOutput })
+      ...(partialOutput === undefined ? {} : { partialOutput }),
+      ...(usage === undefined ? {} : { usage })
     }
   })
 
@@ -373,7 +380,10 @@ const makeRun = <I, A, E, R>(
   const handlerContext = Context.add(
     Context.add(Context.add(Context.add(fiber.context, CurrentPath, path), CurrentGroup, undefined), CurrentBranch, undefined),
     CurrentPartialOutput,
-    { record: (value: unknown) => partial.push(value) }
+    {
+      record: (value: unknown) => partial.push(value),
+      recordUsage: (value: TokenUsage) => void (usage = value)
+    }
   ) as Context.Context<R>
 
   const contract = (which: ActorContractError["which"]) => (detail: string) =>
@@ -437,6 +447,7 @@ const makeRun = <I, A, E, R>(
     () => {
       begun = true
       partial = []
+      usage = undefined
       controller = undefined
       attemptStart = nowMillis()
       return publish("started", { detail: truncate(show(input)) })
@@ -453,7 +464,8 @@ const makeRun = <I, A, E, R>(
     return finish("completed", {
       executionTime: nowMillis() - attemptStart,
       detail: truncate(show(encoded)),
-      ...(result === undefined ? {} : { result })
+      ...(result === undefined ? {} : { result }),
+      ...(usage === undefined ? {} : { usage })
     }).pipe(
       Effect.andThen(state.checkInterrupt), // checkpoint 4: after the handler
       Effect.as(output)

@@ -2,10 +2,10 @@
  * The event bus of one execution: a `PubSub` of everything that happens, with a bounded retained
  * history.
  *
- * This module holds the bus event union (`ExecutionEvent`, `GroupEvent`, `LogEvent` and the
- * `InterruptEvent` from `Interrupt.ts`), the `EventBus` service and its layers. Publishing never
- * blocks; each subscriber runs in its own fiber, so a slow or failing one never slows or breaks the
- * run; `stream` replays the retained history and then follows live events until the interrupt.
+ * This module holds the bus event union (`ExecutionEvent`, `OutputDelta`, `GroupEvent`, `LogEvent`
+ * and the `InterruptEvent` from `Interrupt.ts`), the `EventBus` service and its layers. Publishing
+ * never blocks; each subscriber runs in its own fiber, so a slow or failing one never slows or breaks
+ * the run; `stream` replays the retained history and then follows live events until the interrupt.
  *
  * @since 0.1.0
  */
@@ -35,12 +35,31 @@ const Millis = Schema.Number.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0))
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 
 /**
+ * The tokens a language-model call used: what its prompt cost (`inputTokens`) and what it generated
+ * (`outputTokens`). On an interrupted call, the usage known when it stopped.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export const TokenUsage = Schema.Struct({
+  inputTokens: Count,
+  outputTokens: Count
+})
+
+/**
+ * @category models
+ * @since 0.3.0
+ */
+export interface TokenUsage extends Schema.Schema.Type<typeof TokenUsage> {}
+
+/**
  * One step in the life of an execution event (an actor call): `started`, then one terminal status per
  * attempt (`completed`, `failed`, `interrupted`), with `retrying` between attempts and `recovered`
  * when a resumed run replays a stored result.
  *
  * `result` holds the JSON-encoded result of a `completed` event; `partialOutput` the output an
- * interrupted stream had produced; `stopLatency` how long the stop took (ms, request → handler ended).
+ * interrupted stream had produced; `stopLatency` how long the stop took (ms, request → handler ended);
+ * `usage` the tokens a language-model call used (on an interrupted call, those known when it stopped).
  *
  * @category models
  * @since 0.1.0
@@ -61,7 +80,8 @@ export const ExecutionEvent = Schema.TaggedStruct("ExecutionEvent", {
     errorTag: Schema.optionalKey(Schema.String),
     groupId: Schema.optionalKey(Schema.String),
     stopLatency: Schema.optionalKey(Millis),
-    partialOutput: Schema.optionalKey(Schema.Json)
+    partialOutput: Schema.optionalKey(Schema.Json),
+    usage: Schema.optionalKey(TokenUsage)
 })
 
 /**
@@ -69,6 +89,34 @@ export const ExecutionEvent = Schema.TaggedStruct("ExecutionEvent", {
  * @since 0.1.0
  */
 export interface ExecutionEvent extends Schema.Schema.Type<typeof ExecutionEvent> {}
+
+/**
+ * A piece of an event's output as it streams (a language model's text delta), published the moment
+ * it arrives so that watchers (the printer, the page) show it live. The event's final status carries
+ * the whole: the result of a `completed` event, the `partialOutput` of an `interrupted` one.
+ *
+ * **Gotchas**
+ *
+ * Deltas are live only: the bus does not retain them in its history (a long answer would push the
+ * lifecycle events out), so a stream started later, a reconnecting reader or a resume never sees them.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export const OutputDelta = Schema.TaggedStruct("OutputDelta", {
+  stateId: Schema.String,
+  address: Schema.String,
+  occurrence: Count,
+  attempt: Count,
+  timestamp: IsoTimestamp,
+  delta: Schema.String
+})
+
+/**
+ * @category models
+ * @since 0.3.0
+ */
+export interface OutputDelta extends Schema.Schema.Type<typeof OutputDelta> {}
 
 /**
  * How deep an event is nested: `planner::search::tool_call` has depth 1, `planner::agent_call` 0.
@@ -226,6 +274,7 @@ export interface ExecutionStarted extends Schema.Schema.Type<typeof ExecutionSta
  */
 export const BusEvent = Schema.Union([
   ExecutionEvent,
+  OutputDelta,
   GroupEvent,
   LogEvent,
   InterruptEvent,
@@ -276,7 +325,7 @@ export const isInterruptEvent = (event: BusEvent): event is InterruptEvent => ev
  * **Details**
  *
  * - `historyLimit`: how many events `history` and `stream` retain (default 10,000); older ones are
- *   dropped, counted by `dropped`, and a warning is logged once.
+ *   dropped, counted by `dropped`, and a warning is logged once. `OutputDelta`s are never retained.
  * - `drainTimeout`: how long subscribers may take to handle the events still queued when their
  *   scope closes (default 1 second, for all of them together: they drain concurrently).
  * - `startSequence`: the sequence number of the event before the first one (default 0): a run that
@@ -369,7 +418,8 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
   const publish = (event: BusEvent): Effect.Effect<void> =>
     Effect.suspend(() => {
       const entry: Sequenced = { sequence: ++sequence, event }
-      ring.push(entry)
+      // output deltas are live only: a long answer must not push the lifecycle out of the history
+      if (event._tag !== "OutputDelta") ring.push(entry)
       if (observe !== undefined) observe(entry)
       PubSub.publishUnsafe(pubsub, entry)
       if (!warnedDrop && ring.dropped() > 0) {

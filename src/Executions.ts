@@ -540,6 +540,9 @@ export const foldEvent = (view: RunView, item: EventBus.Sequenced): void => {
       view.progress.events++
       return
     }
+    case "OutputDelta":
+      // live output only: not a step of the run's progress
+      return
   }
 }
 
@@ -656,12 +659,18 @@ export const eventsOfJournal = (stateId: string, records: ReadonlyArray<JournalR
           status: "completed",
           result: record.result,
           ...(record.executionTime === undefined ? {} : { executionTime: record.executionTime }),
-          ...(record.detail === undefined ? {} : { detail: record.detail })
+          ...(record.detail === undefined ? {} : { detail: record.detail }),
+          ...(record.usage === undefined ? {} : { usage: record.usage })
         })
         break
       }
       case "StepInterrupted": {
-        out.push({ ...step(record), status: "interrupted", partialOutput: record.partialOutput })
+        out.push({
+          ...step(record),
+          status: "interrupted",
+          partialOutput: record.partialOutput,
+          ...(record.usage === undefined ? {} : { usage: record.usage })
+        })
         break
       }
       case "RunInterrupted": {

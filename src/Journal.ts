@@ -14,7 +14,7 @@
  * @since 0.2.0
  */
 import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
-import { ActorKind, EventBus } from "./EventBus.ts"
+import { ActorKind, EventBus, TokenUsage } from "./EventBus.ts"
 import { errorMessage } from "./internal/text.ts"
 import { isoOf } from "./internal/time.ts"
 import { InterruptSignal, IsoTimestamp, RunStatus, StateId } from "./Interrupt.ts"
@@ -74,7 +74,8 @@ export interface RunStarted extends Schema.Schema.Type<typeof RunStarted> {}
 
 /**
  * A step (an actor call) completed: its address and occurrence (what a resume matches on), its
- * idempotency key and its JSON result (what a resume returns instead of running it again).
+ * idempotency key and its JSON result (what a resume returns instead of running it again); `usage`
+ * the tokens of a language-model call.
  *
  * @category records
  * @since 0.2.0
@@ -89,7 +90,8 @@ export const StepCompleted = Schema.TaggedStruct("StepCompleted", {
   timestamp: IsoTimestamp,
   executionTime: Schema.optionalKey(Millis),
   result: Schema.Json,
-  detail: Schema.optionalKey(Schema.String)
+  detail: Schema.optionalKey(Schema.String),
+  usage: Schema.optionalKey(TokenUsage)
 })
 
 /**
@@ -99,7 +101,8 @@ export const StepCompleted = Schema.TaggedStruct("StepCompleted", {
 export interface StepCompleted extends Schema.Schema.Type<typeof StepCompleted> {}
 
 /**
- * A step was interrupted after its stream had produced output: what it had produced.
+ * A step was interrupted after its stream had produced output: what it had produced, and the tokens a
+ * language-model call had used by then (`usage`).
  *
  * @category records
  * @since 0.2.0
@@ -111,7 +114,8 @@ export const StepInterrupted = Schema.TaggedStruct("StepInterrupted", {
   kind: ActorKind,
   attempt: Positive,
   timestamp: IsoTimestamp,
-  partialOutput: Schema.Json
+  partialOutput: Schema.Json,
+  usage: Schema.optionalKey(TokenUsage)
 })
 
 /**

@@ -1,6 +1,8 @@
 /**
  * The terminal printer: a bus subscriber writing one line per event — status symbol, address,
- * duration, detail, indented by depth — and the interrupt banner when a run ends interrupted.
+ * duration, detail, tokens used, indented by depth — the live output of streaming events (a language
+ * model's text, as it arrives, in lines of up to 72 characters), and the interrupt banner when a run
+ * ends interrupted.
  *
  * Colours are used only when asked for (the command line asks when its output is a TTY and
  * `NO_COLOR` is not set). Lines go through Effect's `Console`.
@@ -14,7 +16,8 @@ import {
   eventDepth,
   type ExecutionEvent,
   type ExecutionFinished,
-  type GroupEvent
+  type GroupEvent,
+  type OutputDelta
 } from "./EventBus.ts"
 import type { ExecutionStatus, InterruptEvent, InterruptSignal } from "./Interrupt.ts"
 
@@ -125,6 +128,14 @@ export const banner = (
   ]
 }
 
+// The text of a language-model call's result (`{ text, finishReason, usage, ... }`), if it is one.
+const llmText = (event: ExecutionEvent): string | undefined => {
+  const result = event.result
+  if (event.kind !== "llm" || typeof result !== "object" || result === null || Array.isArray(result)) return undefined
+  const text = (result as { readonly [key: string]: Schema.Json }).text
+  return typeof text === "string" ? text : undefined
+}
+
 const executionLine = (event: ExecutionEvent, paint: (color: Paint, text: string) => string): string => {
   const indent = "  ".repeat(eventDepth(event))
   const symbol = paint(statusColor[event.status], symbols[event.status])
@@ -135,14 +146,44 @@ const executionLine = (event: ExecutionEvent, paint: (color: Paint, text: string
   if (event.stopLatency !== undefined) parts.push(paint("dim", `(stopped in ${formatMillis(event.stopLatency)})`))
   const said = [event.message, event.detail].filter((s): s is string => s !== undefined && s !== "")
   if (event.status === "completed" || event.status === "recovered" || event.status === "started") {
-    if (event.detail !== undefined) parts.push(`— ${clip(event.detail)}`)
+    const text = llmText(event)
+    if (text !== undefined) parts.push(`— ${clip(JSON.stringify(text))}`)
+    else if (event.detail !== undefined) parts.push(`— ${clip(event.detail)}`)
     if (event.status === "recovered" && event.message !== undefined) parts.push(paint("cyan", `(${event.message})`))
   } else if (said.length > 0) {
     parts.push(`— ${clip(said.join(" · "))}`)
   }
   if (event.partialOutput !== undefined) parts.push(paint("dim", `partial output: ${quote(event.partialOutput)}`))
+  if (event.usage !== undefined && event.status !== "recovered") {
+    parts.push(paint("dim", `(tokens: ${event.usage.inputTokens} in, ${event.usage.outputTokens} out)`))
+  }
   return parts.join(" ")
 }
+
+/** How wide a line of live output may grow before it is written. */
+const LIVE_WIDTH = 72
+
+// Cuts complete lines off the front of `buffer`: at a newline, or at the last space before the width.
+const takeLines = (buffer: string): { readonly lines: Array<string>; readonly rest: string } => {
+  const lines: Array<string> = []
+  let rest = buffer
+  for (;;) {
+    const newline = rest.indexOf("\n")
+    if (newline >= 0 && newline <= LIVE_WIDTH) {
+      lines.push(rest.slice(0, newline))
+      rest = rest.slice(newline + 1)
+      continue
+    }
+    if (rest.length <= LIVE_WIDTH) return { lines, rest }
+    const space = rest.lastIndexOf(" ", LIVE_WIDTH)
+    const cut = space > 0 ? space : LIVE_WIDTH
+    lines.push(rest.slice(0, cut))
+    rest = rest.slice(space > 0 ? cut + 1 : cut)
+  }
+}
+
+const liveLine = (address: string, text: string, paint: (color: Paint, text: string) => string): string =>
+  `${"  ".repeat(eventDepth({ address }) + 1)}${paint("dim", `┆ ${text}`)}`
 
 const groupLine = (event: GroupEvent, paint: (color: Paint, text: string) => string): string => {
   const indent = "  ".repeat(Math.max(0, event.address.split("::").length - 1))
@@ -186,19 +227,25 @@ const finishedLines = (event: ExecutionFinished, paint: (color: Paint, text: str
   }
 }
 
+const painter = (options: PrinterOptions) =>
+  options.color === true
+    ? (color: Paint, text: string) => `${ansi[color]}${text}${ansi.reset}`
+    : (_: Paint, text: string) => text
+
 /**
- * The lines the printer writes for one bus event (none for events it does not show).
+ * The lines the printer writes for one bus event (none for events it does not show). An
+ * `OutputDelta` alone makes no line: {@link make} gathers the deltas of an event into lines.
  *
  * @category formatting
  * @since 0.1.0
  */
 export const format = (event: BusEvent, options: PrinterOptions = {}): ReadonlyArray<string> => {
-  const paint = options.color === true
-    ? (color: Paint, text: string) => `${ansi[color]}${text}${ansi.reset}`
-    : (_: Paint, text: string) => text
+  const paint = painter(options)
   switch (event._tag) {
     case "ExecutionEvent":
       return [executionLine(event, paint)]
+    case "OutputDelta":
+      return []
     case "GroupEvent":
       return event.status === "pending" ? [] : [groupLine(event, paint)]
     case "LogEvent":
@@ -213,7 +260,9 @@ export const format = (event: BusEvent, options: PrinterOptions = {}): ReadonlyA
 }
 
 /**
- * A bus handler printing every event.
+ * A bus handler printing every event. The live output of a streaming event (`OutputDelta`s) is
+ * written as it comes, one line of up to 72 characters at a time (`┆ text`, under the event), and
+ * what is left when the event ends, just before its final line.
  *
  * **Example** (Print a run's events)
  *
@@ -231,8 +280,30 @@ export const format = (event: BusEvent, options: PrinterOptions = {}): ReadonlyA
  */
 export const make = (options: PrinterOptions = {}) => {
   const write = options.write ?? ((line: string) => Console.log(line))
-  return (event: BusEvent): Effect.Effect<void> =>
-    Effect.forEach(format(event, options), write, { discard: true })
+  const paint = painter(options)
+  const writeAll = (lines: ReadonlyArray<string>) => Effect.forEach(lines, write, { discard: true })
+  // the text of each streaming event (address#occurrence) not written yet
+  const live = new Map<string, string>()
+  const onDelta = (event: OutputDelta): Effect.Effect<void> => {
+    const key = `${event.address}#${event.occurrence}`
+    const { lines, rest } = takeLines((live.get(key) ?? "") + event.delta)
+    live.set(key, rest)
+    return writeAll(lines.map((line) => liveLine(event.address, line, paint)))
+  }
+  const flush = (event: ExecutionEvent): ReadonlyArray<string> => {
+    const key = `${event.address}#${event.occurrence}`
+    const rest = live.get(key)
+    if (rest === undefined) return []
+    live.delete(key)
+    return rest.trim() === "" ? [] : [liveLine(event.address, rest, paint)]
+  }
+  return (event: BusEvent): Effect.Effect<void> => {
+    if (event._tag === "OutputDelta") return onDelta(event)
+    const lines = format(event, options)
+    return event._tag === "ExecutionEvent" && event.status !== "started"
+      ? writeAll([...flush(event), ...lines])
+      : writeAll(lines)
+  }
 }
 
 /**

@@ -42,8 +42,10 @@ export {
   isInterruptEvent,
   LogEvent,
   LogLevel,
+  OutputDelta,
   type Sequenced,
-  type StreamOptions
+  type StreamOptions,
+  TokenUsage
 } from "./EventBus.ts"
 
 export {

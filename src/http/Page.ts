@@ -50,6 +50,7 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 1
 #events { list-style: none; margin: 0; padding: 0; max-height: 360px; overflow: auto; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 #events li { padding: 2px 0; border-bottom: 1px dotted var(--line); white-space: pre-wrap; word-break: break-word; }
 #events li.k-interrupted, #events li.k-finished { font-weight: 600; }
+#events li.k-output { color: var(--muted); font-style: italic; }
 table { width: 100%; border-collapse: collapse; } th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); }
 th { color: var(--muted); font-weight: 500; font-size: 12px; } tbody tr { cursor: pointer; } tbody tr:hover, tbody tr.selected { background: var(--bg); }
 .actions { display: flex; gap: 8px; flex-wrap: wrap; }
@@ -68,6 +69,8 @@ const script = `
   let info = null;
   let lastEventId = 0;
   let follower = null;
+  // The live output of each streaming event (address#occurrence): one line that grows token by token.
+  let outputs = new Map();
   let refreshTimer = null;
 
   // Builds an element; children are nodes or strings (text nodes: never parsed as HTML).
@@ -173,7 +176,7 @@ const script = `
   // --- the selected run ------------------------------------------------------------------
   async function select(id) {
     if (follower) follower.abort();
-    selected = id; info = null; lastEventId = 0;
+    selected = id; info = null; lastEventId = 0; outputs = new Map();
     clear($("events")); $("run-error").textContent = ""; $("stop-form").hidden = true;
     $("run-card").hidden = false; $("run-id").textContent = id;
     for (const row of document.querySelectorAll("#runs tr")) row.classList.toggle("selected", row.getAttribute("data-id") === id);
@@ -231,6 +234,7 @@ const script = `
         if (e.executionTime !== undefined) line += " " + Math.round(e.executionTime) + " ms";
         const text = e.message || e.detail;
         if (text) line += " — " + short(text, 160);
+        if (e.usage) line += " [tokens: " + e.usage.inputTokens + " in, " + e.usage.outputTokens + " out]";
         return line;
       }
       case "group": return "◆ " + e.name + " " + e.status + " " + e.completed + "/" + e.total;
@@ -246,6 +250,19 @@ const script = `
     let event;
     try { event = JSON.parse(data); } catch (e) { return; }
     const list = $("events");
+    if (kind === "output") {
+      // tokens arriving: appended to the event's live line (a new line per event and attempt)
+      const key = event.address + "#" + event.occurrence + "/" + event.attempt;
+      let line = outputs.get(key);
+      if (line === undefined) {
+        line = h("li", { class: "k-output", "data-testid": "output", "data-address": event.address }, "┆ ");
+        outputs.set(key, line);
+        list.append(line);
+      }
+      line.textContent += event.delta;
+      list.scrollTop = list.scrollHeight;
+      return;
+    }
     list.append(h("li", { class: "k-" + kind, "data-testid": "event", "data-kind": kind }, time(event.timestamp || (event.signal && event.signal.triggeredAt)) + "  " + describe(kind, event)));
     list.scrollTop = list.scrollHeight;
     refreshSoon();

@@ -180,6 +180,7 @@ const statusMessages: Readonly<Record<number, string>> = {
 
 const sseNames: Readonly<Record<BusEvent["_tag"], SseEventName>> = {
   ExecutionEvent: "execution",
+  OutputDelta: "output",
   GroupEvent: "group",
   LogEvent: "log",
   InterruptEvent: "interrupted",

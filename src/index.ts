@@ -164,3 +164,7 @@ export * as Printer from "./Printer.ts"
 
 export * as Workflow from "./Workflow.ts"
 export { InvalidWorkflowInput, UnknownWorkflow, WorkflowError } from "./Workflow.ts"
+
+export * as Llm from "./Llm.ts"
+export { Budget, type CostOptions, type Limit as BudgetLimit, type Price, type Spent } from "./Budget.ts"
+export * as OpenAiCompat from "./llm/OpenAiCompat.ts"

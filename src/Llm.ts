@@ -335,7 +335,9 @@ const streamCall = (
     const current = (): TokenUsage =>
       final ?? streamed ?? { inputTokens: 0, outputTokens: deltas }
 
-    const account: Effect.Effect<void> = Effect.suspend(() => {
+    // Records the usage now, synchronously with the output it goes with (an interrupt may come at
+    // the next step), and returns the budget charge of what it added.
+    const account = (): Effect.Effect<void> => {
       const usage = current()
       recorder?.recordUsage?.(usage)
       if (budget === undefined) return Effect.void
@@ -348,7 +350,7 @@ const streamCall = (
         outputTokens: Math.max(usage.outputTokens, charged.outputTokens)
       }
       return budget.charge(increment, model)
-    })
+    }
 
     const onPart = (part: Response.StreamPart<{}, "deferred">): Effect.Effect<void, AiError.AiError> => {
       switch (part.type) {
@@ -362,6 +364,7 @@ const streamCall = (
           deltas++
           streamed = usageOfPart(part) ?? streamed
           recorder?.record(part.delta)
+          const charge = account()
           const published = bus === undefined ? Effect.void : bus.publish({
             _tag: "OutputDelta",
             stateId: ctx.stateId,
@@ -371,13 +374,13 @@ const streamCall = (
             timestamp: isoOf(clock.currentTimeMillisUnsafe()),
             delta: part.delta
           })
-          // published (and recorded) first: the delta that crosses a budget is part of the output
-          return Effect.andThen(published, account)
+          // published first: the delta that crosses a budget is part of the output
+          return Effect.andThen(published, charge)
         }
         case "reasoning-delta": {
           deltas++
           streamed = usageOfPart(part) ?? streamed
-          return account
+          return account()
         }
         case "tool-call": {
           toolCalls.push({ id: part.id, name: part.name, params: part.params as Schema.Json })
@@ -391,7 +394,7 @@ const streamCall = (
             inputTokens: reported.inputTokens ?? known.inputTokens,
             outputTokens: reported.outputTokens ?? known.outputTokens
           }
-          return account
+          return account()
         }
         case "error":
           return Effect.fail(
@@ -405,7 +408,7 @@ const streamCall = (
           const usage = "metadata" in part ? usageOfPart(part) : undefined
           if (usage === undefined) return Effect.void
           streamed = usage
-          return account
+          return account()
         }
       }
     }

@@ -345,5 +345,4 @@ describe("the simulated model", () => {
     assert.deepStrictEqual(Llm.words("  Hello,  world! \n"), ["  Hello,  ", "world! \n"])
     assert.deepStrictEqual(Llm.words(""), [])
   })
-
 })

@@ -47,7 +47,9 @@ const chunk = (choices: ReadonlyArray<object>, extra: object = {}) => ({
 export const text = (content: string, usage?: { readonly prompt: number; readonly completion: number }): Step =>
   chunk(
     [{ index: 0, delta: { content }, finish_reason: null }],
-    usage === undefined ? {} : { usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion } }
+    usage === undefined ? {} : {
+      usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion }
+    }
   )
 
 /** The finish reason, in its own chunk. */

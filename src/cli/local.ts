@@ -3,7 +3,7 @@
  * in this process (`Executions.layerLocal`) with journals in the state directory.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Console, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Config, Console, Duration, Effect, Layer, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -83,6 +83,45 @@ const tally = () => {
   return { counts, watcher }
 }
 
+const modelFlag = Flag.String("model").pipe(
+  Flag.withDescription(
+    "Ask a real model instead of the simulated one: openai:<model> (needs OPENAI_API_KEY; OPENAI_BASE_URL for any compatible server)"
+  ),
+  Flag.optional
+)
+
+const budgetFlag = Flag.String("budget").pipe(
+  Flag.withDescription("Stop the run (reason resource_limit) once its model calls have used this many tokens"),
+  Flag.optional
+)
+
+// The model of `--model`: one line (exit 2) when it is not openai:<model> or when its key is missing.
+const modelOf = (value: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isNone(value)) return Option.none<string>()
+    if (!/^openai:\S+$/.test(value.value)) {
+      return yield* new UsageError({
+        message: `--model ${JSON.stringify(value.value)} is not a model: use openai:<model>, such as openai:gpt-4o-mini`
+      })
+    }
+    const key = yield* Config.Redacted("OPENAI_API_KEY").pipe(Config.option)
+    if (Option.isNone(key)) {
+      return yield* new UsageError({
+        message: `OPENAI_API_KEY is not set: --model ${value.value} needs an API key (and OPENAI_BASE_URL for a server other than OpenAI's)`
+      })
+    }
+    return value
+  })
+
+const budgetOf = (value: Option.Option<string>) =>
+  Option.match(value, {
+    onNone: () => Effect.succeed(Option.none<number>()),
+    onSome: (text) =>
+      /^\s*\d+\s*$/.test(text) && Number(text) > 0 && Number.isSafeInteger(Number(text))
+        ? Effect.succeed(Option.some(Number(text)))
+        : Effect.fail(new UsageError({ message: `--budget ${JSON.stringify(text)} is not a token budget: use a positive whole number of tokens, such as 2000` }))
+  })
+
 const timeoutFlag = Flag.String("timeout").pipe(
   Flag.withDescription("Interrupt with reason timeout after this long (5s, 500ms, 2m)"),
   Flag.optional
@@ -99,6 +138,8 @@ const demo = Command.make("demo", {
   stateId: Flag.String("state-id").pipe(Flag.withDescription("Use this state id (default: a new one)"), Flag.optional),
   topic: topicFlag,
   pace: paceFlag,
+  model: modelFlag,
+  budget: budgetFlag,
   force: forceFlag,
   tour: Flag.Boolean("tour").pipe(
     Flag.withDescription("Run, interrupt with a timeout, then resume from the journal (npm run demo)"),
@@ -107,6 +148,8 @@ const demo = Command.make("demo", {
 }, (flags) =>
   Effect.gen(function*() {
     const timeout = yield* optionalDuration("timeout", flags.timeout)
+    const model = yield* modelOf(flags.model)
+    const budget = yield* budgetOf(flags.budget)
     const executions = yield* Executions
     const stateId = Option.getOrElse(flags.stateId, () => Workflow.newStateId(Research.research.name, Date.now()))
     if (!isStateId(stateId)) {
@@ -114,7 +157,12 @@ const demo = Command.make("demo", {
     }
     const resumeHint = yield* hint(flags.stateDir)
     const start = (runTimeout: Option.Option<Duration.Duration>) =>
-      executions.start(Research.research.name, { topic: flags.topic, pace: flags.pace }, {
+      executions.start(Research.research.name, {
+        topic: flags.topic,
+        pace: flags.pace,
+        ...(Option.isSome(model) ? { model: model.value } : {}),
+        ...(Option.isSome(budget) ? { budget: budget.value } : {})
+      }, {
         stateId,
         startedBy: "cli",
         force: flags.force,

@@ -1,15 +1,24 @@
 /**
- * The demo workflow: a research agent that plans, searches three sources in parallel and streams a
- * summary — all local, simulated with delays, no network. One source fails once and is retried.
+ * The demo workflow: a research agent that plans (a language-model call), searches three sources in
+ * parallel (one fails once and is retried) and streams a summary (a language-model call).
+ *
+ * Offline (the default) the model is simulated: a `LanguageModel` that streams canned answers with
+ * delays and reports usage, through the same code path as a real one. With `model: "openai:<name>"`
+ * the same workflow asks a real model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` for any OpenAI-compatible
+ * server). `budget` caps the tokens of the run: crossing it stops the run with `resource_limit`.
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Schedule, Schema, Stream } from "effect"
+import { Config, Duration, Effect, Layer, Schema } from "effect"
+import type { LanguageModel, Prompt } from "effect/ai"
+import { FetchHttpClient } from "effect/http"
 import * as Actor from "../Actor.ts"
+import { Budget } from "../Budget.ts"
 import { runEvent } from "../Event.ts"
 import { Journal } from "../Journal.ts"
+import * as Llm from "../Llm.ts"
+import * as OpenAiCompat from "../llm/OpenAiCompat.ts"
 import { parallel } from "../Parallel.ts"
-import { interruptible } from "../Streams.ts"
 import * as Workflow from "../Workflow.ts"
 
 /**
@@ -23,7 +32,13 @@ export const ResearchInput = Schema.Struct({
   pace: Schema.Number.pipe(
     Schema.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(10)),
     Schema.withDecodingDefaultKey(Effect.succeed(1))
-  )
+  ),
+  /** The model: `openai:<name>` (default: the simulated one). */
+  model: Schema.optionalKey(Schema.String.pipe(Schema.check(Schema.isPattern(/^openai:\S+$/, {
+    expected: "a model such as openai:gpt-4o-mini"
+  })))),
+  /** A token budget for the run's model calls. */
+  budget: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))))
 })
 
 /**
@@ -70,6 +85,71 @@ const SOURCES = [
 
 const wait = (millis: number, pace: number) => Effect.sleep(Duration.millis(Math.round(millis * pace)))
 
+const planPrompt = (topic: string) =>
+  `Which sources should I search to research "${topic}"? Choose from: ${SOURCES.map((s) => s.name).join(", ")}. ` +
+  "Answer with their names only, comma-separated."
+
+const summaryPrompt = (topic: string, titles: ReadonlyArray<string>) =>
+  `Summarise ${titles.length} findings about "${topic}" in two sentences:\n${titles.map((t) => `- ${t}`).join("\n")}`
+
+/**
+ * The sources a plan names (in their usual order); all of them when it names none.
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const sourcesOf = (plan: string): Array<string> => {
+  const named = SOURCES.map((s) => s.name).filter((name) => new RegExp(`\\b${name}\\b`, "i").test(plan))
+  return named.length === 0 ? SOURCES.map((s) => s.name) : named
+}
+
+const userText = (prompt: Prompt.Prompt): string =>
+  prompt.content.flatMap((m) => m.role === "user" ? m.content.flatMap((p) => p.type === "text" ? [p.text] : []) : []).join("")
+
+/**
+ * What the simulated model answers in the demo: the plan names every source; the summary says what
+ * interrupts come down to.
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const simulatedReply = (prompt: Prompt.Prompt): string => {
+  const text = userText(prompt)
+  const summary = /^Summarise (\d+) findings about "(.*)"/.exec(text)
+  if (summary !== null) {
+    return `Across ${summary[1]} findings, ${summary[2]} come down to three things: stop at once, announce the stop once, and keep every finished step so a resume never redoes it.`
+  }
+  return SOURCES.map((s) => s.name).join(", ")
+}
+
+/**
+ * The demo's simulated model: about half a second before the first word, then a word every 90 ms
+ * (times `pace`).
+ *
+ * @category layers
+ * @since 0.3.0
+ */
+export const layerSimulated = (pace: number): Layer.Layer<LanguageModel.LanguageModel> =>
+  Llm.layerSimulated({
+    reply: simulatedReply,
+    firstTokenDelay: Duration.millis(Math.round(530 * pace)),
+    delay: Duration.millis(Math.round(90 * pace))
+  })
+
+/**
+ * The model of a `model` input: `openai:<name>` is that model on OpenAI's chat completions API (or any
+ * compatible server): `OPENAI_API_KEY`, and `OPENAI_BASE_URL` (default OpenAI's) read with `Config`.
+ *
+ * @category layers
+ * @since 0.3.0
+ */
+export const layerModel = (model: string): Layer.Layer<LanguageModel.LanguageModel, Config.ConfigError> =>
+  OpenAiCompat.layerConfig({
+    model: Config.succeed(model.replace(/^openai:/, "")),
+    apiKey: Config.Redacted("OPENAI_API_KEY"),
+    baseUrl: Config.String("OPENAI_BASE_URL").pipe(Config.withDefault(OpenAiCompat.DEFAULT_BASE_URL))
+  }).pipe(Layer.provide(FetchHttpClient.layer))
+
 /**
  * Builds the research workflow's actors. `failures` counts the simulated outages per source, so that
  * "news" fails on its first attempt in every process, as a flaky service would.
@@ -80,11 +160,9 @@ const wait = (millis: number, pace: number) => Effect.sleep(Duration.millis(Math
 export const makeActors = () => {
   const outages = new Map<string, number>()
 
-  const plan = Actor.llm("plan", (input: ResearchInput) =>
-    Effect.gen(function*() {
-      yield* wait(800, input.pace)
-      return SOURCES.map((s) => s.name)
-    }), { output: Schema.Array(Schema.String), description: "decides which sources to search" })
+  const plan = Llm.actor("plan", (input: ResearchInput) => planPrompt(input.topic), {
+    description: "decides which sources to search"
+  })
 
   const search = Actor.tool("search", (query: { readonly topic: string; readonly source: string; readonly pace: number }) =>
     Effect.gen(function*() {
@@ -101,21 +179,15 @@ export const makeActors = () => {
     description: "searches one source"
   })
 
-  const summarise = Actor.llm("summarise", (input: { readonly topic: string; readonly findings: number; readonly pace: number }) => {
-    const words =
-      `Across ${input.findings} findings, ${input.topic} come down to three things: stop at once, announce the stop once, and keep every finished step so a resume never redoes it.`
-        .split(" ")
-    return interruptible(
-      Stream.fromIterable(words).pipe(
-        Stream.schedule(Schedule.spaced(Duration.millis(Math.round(90 * input.pace)))),
-        Stream.map((word) => `${word} `)
-      )
-    ).pipe(Stream.runCollect, Effect.map((tokens) => tokens.join("").trim()))
-  }, { description: "streams a summary, token by token" })
+  const summarise = Llm.actor(
+    "summarise",
+    (input: { readonly topic: string; readonly titles: ReadonlyArray<string> }) => summaryPrompt(input.topic, input.titles),
+    { description: "streams a summary, token by token" }
+  )
 
   const planner = Actor.agent("planner", (input: ResearchInput) =>
     Effect.gen(function*() {
-      const sources = yield* runEvent(plan, input)
+      const sources = sourcesOf((yield* runEvent(plan, input)).text)
       const journal = yield* Journal
       yield* journal.storage.set("sources", [...sources])
       const results = yield* parallel(
@@ -123,8 +195,8 @@ export const makeActors = () => {
         { name: "search", concurrency: 3 }
       )
       const findings = results.flatMap((r) => (r.ok ? r.result ?? [] : []))
-      const summary = yield* runEvent(summarise, { topic: input.topic, findings: findings.length, pace: input.pace })
-      return { topic: input.topic, sources: [...sources], findings: findings.length, summary }
+      const summary = yield* runEvent(summarise, { topic: input.topic, titles: findings.map((f) => f.title) })
+      return { topic: input.topic, sources: [...sources], findings: findings.length, summary: summary.text.trim() }
     }), { output: Report, description: "plans the research and writes the report" })
 
   return { plan, search, summarise, planner }
@@ -138,9 +210,19 @@ export const makeActors = () => {
  */
 export const research = Workflow.make<ResearchInput, Report>({
   name: "research",
-  description: "plan → search web, papers and news in parallel (news fails once, retried) → stream a summary",
+  description: "plan (a model call) → search web, papers and news in parallel (news fails once, retried) → stream a summary (a model call)",
   input: ResearchInput,
   example: { topic: "interruptible agents", pace: 1 },
   steps: 6,
-  run: (input) => Effect.suspend(() => runEvent(makeActors().planner, input))
+  run: (input) => {
+    const failed = (detail: string, cause: unknown) => new Workflow.WorkflowError({ workflow: "research", detail, cause })
+    const model = input.model === undefined ? layerSimulated(input.pace) : layerModel(input.model)
+    const program = Effect.suspend(() => runEvent(makeActors().planner, input)).pipe(Effect.provide(model))
+    return (input.budget === undefined ? program : Effect.provide(program, Budget.tokens(input.budget))).pipe(
+      Effect.catchTags({
+        AiError: (error) => Effect.fail(failed(error.message, error)),
+        ConfigError: (error) => Effect.fail(failed(`the model's configuration is missing or invalid: ${error.cause.message}`, error))
+      })
+    )
+  }
 })

@@ -3,7 +3,7 @@
  * in this process (`Executions.layerLocal`) with journals in the state directory.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Config, Console, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Config, Console, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -105,7 +105,7 @@ const modelOf = (value: Option.Option<string>) =>
       })
     }
     const key = yield* Config.Redacted("OPENAI_API_KEY").pipe(Config.option)
-    if (Option.isNone(key)) {
+    if (Option.isNone(key) || Redacted.value(key.value).trim() === "") {
       return yield* new UsageError({
         message: `OPENAI_API_KEY is not set: --model ${value.value} needs an API key (and OPENAI_BASE_URL for a server other than OpenAI's)`
       })

@@ -47,7 +47,7 @@ describe("examples", () => {
     assert.strictEqual(unknown.code, 2)
     assert.strictEqual(
       unknown.stderr,
-      "error: no example named \"nope\" (one of: agents, distributed, quickstart, resume, server), as in: npm run example quickstart\n"
+      "error: no example named \"nope\" (one of: agents, distributed, llm, quickstart, resume, server), as in: npm run example quickstart\n"
     )
   }, 60_000)
 

@@ -15,6 +15,7 @@
  */
 import { Clock, Duration, Effect, Layer, Option, Predicate, Schema, Stream } from "effect"
 import { AiError, LanguageModel, type Prompt, Response, type Tool, type Toolkit } from "effect/ai"
+import { FetchHttpClient } from "effect/http"
 import * as Actor from "./Actor.ts"
 import { Budget } from "./Budget.ts"
 import { CurrentPartialOutput, runEvent } from "./Event.ts"
@@ -413,7 +414,15 @@ const streamCall = (
       }
     }
 
-    yield* Stream.runForEach(partsOf(lm, prompt, options), onPart)
+    // The handler's AbortSignal aborts the moment the interrupt is requested (before its fiber is
+    // interrupted): tied to the request, a fetch-based client aborts it at that moment.
+    const fetch = yield* FetchHttpClient.Fetch
+    const signal = ctx.signal
+    const linked: typeof globalThis.fetch = (input, init) =>
+      fetch(input, { ...init, signal: init?.signal == null ? signal : AbortSignal.any([init.signal, signal]) })
+    yield* Stream.runForEach(partsOf(lm, prompt, options), onPart).pipe(
+      Effect.provideService(FetchHttpClient.Fetch, linked)
+    )
     if (finishReason === undefined) return yield* truncated("actor")
     return {
       text,

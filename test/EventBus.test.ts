@@ -207,6 +207,37 @@ describe("EventBus", () => {
     )
   })
 
+  it.effect("output deltas are live only: followers get them in order, the history does not keep them", () =>
+    Effect.gen(function*() {
+      const bus = yield* EventBus
+      const delta = (text: string) => ({
+        _tag: "OutputDelta" as const,
+        stateId: "test",
+        address: "summarise::llm_call",
+        occurrence: 1,
+        attempt: 1,
+        timestamp: "2026-11-24T10:00:00.000Z",
+        delta: text
+      })
+      const live = yield* Effect.forkChild(
+        Stream.runCollect(bus.streamWith({ untilInterrupt: false }).pipe(Stream.take(4))),
+        { startImmediately: true }
+      )
+      yield* bus.publish(log(1))
+      yield* bus.publish(delta("Hello, "))
+      yield* bus.publish(delta("world"))
+      yield* bus.publish(log(2))
+      const seen = yield* Fiber.join(live)
+      assert.deepStrictEqual(seen.map((e) => [e.sequence, e.event._tag === "OutputDelta" ? e.event.delta : e.event._tag]), [
+        [1, "LogEvent"],
+        [2, "Hello, "],
+        [3, "world"],
+        [4, "LogEvent"]
+      ])
+      assert.deepStrictEqual(messages(yield* bus.history), ["m1", "m2"])
+      assert.deepStrictEqual((yield* Stream.runCollect(bus.streamWith({ live: false }))).map((e) => e.sequence), [1, 4])
+    }).pipe(withBus))
+
   it.effect("stream subscriptions are released when the reader stops", () =>
     Effect.gen(function*() {
       const bus = yield* EventBus

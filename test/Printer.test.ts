@@ -147,6 +147,40 @@ describe("Printer", () => {
     assert.include(colored, "\u001b[32m✓\u001b[0m")
   })
 
+  it("an llm event shows its text and its tokens; an interrupted one its partial output and the tokens so far", () => {
+    const llm = { address: "planner::summarise::llm_call", actor: "summarise", kind: "llm" as const }
+    const result = { text: "Stop at once.", finishReason: "stop", usage: { inputTokens: 12, outputTokens: 3 } }
+    assert.deepStrictEqual(
+      lines(event("completed", { ...llm, executionTime: 812, detail: JSON.stringify(result), result, usage: result.usage })),
+      ["  ✓ planner::summarise::llm_call (812ms) — \"Stop at once.\" (tokens: 12 in, 3 out)"]
+    )
+    assert.deepStrictEqual(
+      lines(event("interrupted", { ...llm, detail: "Interrupted: resource_limit", partialOutput: "Stop ", usage: { inputTokens: 12, outputTokens: 1 } })),
+      ["  ■ planner::summarise::llm_call — Interrupted: resource_limit partial output: \"Stop \" (tokens: 12 in, 1 out)"]
+    )
+    assert.deepStrictEqual(
+      lines({ _tag: "OutputDelta", stateId: "s", address: llm.address, occurrence: 1, attempt: 1, timestamp: at, delta: "Stop " }),
+      []
+    )
+  })
+
+  it.effect("make writes live output as lines of up to 72 characters, the rest before the event's last line", () =>
+    Effect.gen(function*() {
+      const written: Array<string> = []
+      const print = Printer.make({ write: (line) => Effect.sync(() => void written.push(line)) })
+      const address = "planner::summarise::llm_call"
+      const delta = (text: string) =>
+        print({ _tag: "OutputDelta", stateId: "s", address, occurrence: 1, attempt: 1, timestamp: at, delta: text })
+      const words = "Across nine findings, interruptible agents come down to three things: stop at once, announce it once.\nKeep every step."
+      for (const word of words.match(/\S+\s*/g)!) yield* delta(word)
+      assert.deepStrictEqual(written, [
+        "    ┆ Across nine findings, interruptible agents come down to three things:",
+        "    ┆ stop at once, announce it once."
+      ])
+      yield* print(event("completed", { address, actor: "summarise", kind: "llm" }))
+      assert.deepStrictEqual(written.slice(2), ["    ┆ Keep every step.", "  ✓ planner::summarise::llm_call"])
+    }))
+
   it.effect("make writes each line; ndjson writes one JSON document per event", () =>
     Effect.gen(function*() {
       const written: Array<string> = []

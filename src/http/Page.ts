@@ -232,7 +232,8 @@ const script = `
         let line = (symbols[e.status] || "·") + " " + e.address + " " + e.status;
         if (e.attempt > 1) line += " (attempt " + e.attempt + ")";
         if (e.executionTime !== undefined) line += " " + Math.round(e.executionTime) + " ms";
-        const text = e.message || e.detail;
+        const answer = e.kind === "llm" && e.result && typeof e.result.text === "string" ? JSON.stringify(e.result.text) : undefined;
+        const text = e.status === "completed" && answer !== undefined ? answer : e.message || e.detail;
         if (text) line += " — " + short(text, 160);
         if (e.usage) line += " [tokens: " + e.usage.inputTokens + " in, " + e.usage.outputTokens + " out]";
         return line;

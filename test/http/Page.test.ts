@@ -101,6 +101,9 @@ const drive = (context: BrowserContext, url: string): Promise<Seen> =>
     // the plan step completes (0.8 s), the searches run
     await page.locator(`[data-testid="event"][data-kind="execution"]`, { hasText: "✓ planner::plan::llm_call" })
       .first().waitFor({ timeout: 15_000 })
+    // the plan's tokens arrived live, on one line that grew as they came
+    await page.locator(`[data-testid="output"][data-address="planner::plan::llm_call"]`, { hasText: "┆ web, papers, news" })
+      .waitFor()
     await page.locator(`[data-testid="event"][data-kind="group"]`).first().waitFor()
     const eventCountBeforeStop = await page.getByTestId("event").count()
     await page.screenshot({ path: join(SCREENSHOTS, "01-running.png") })

@@ -10,7 +10,7 @@ import { spawn } from "node:child_process"
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Redacted, References, Scope } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { EventBus, ExecutionState, Llm, OpenAiCompat, runEvent } from "../src/index.ts"
-import { median, percentile, type Row } from "./harness.ts"
+import { fmt, median, percentile, type Row } from "./harness.ts"
 
 const suite = "llm"
 const RUNS = 200
@@ -156,7 +156,7 @@ const measure = Effect.gen(function*() {
       name: `interrupt → provider socket closed, ${label} (${RUNS} runs)`,
       value,
       unit: "µs",
-      baseline: `fetch + AbortController ${Math.round(base)} µs`,
+      baseline: `fetch + AbortController ${fmt(base, "µs")}`,
       ratio,
       target: "≤ 2×",
       ok: ratio <= 2

@@ -219,15 +219,3 @@ export const make = Effect.fnUntraced(function*(limit: Limit): Effect.fn.Return<
 
   return Budget.of({ limit, charge, spent: Ref.get(spent) })
 })
-
-// -----------------------------------------------------------------------------
-// Accessors
-// -----------------------------------------------------------------------------
-
-/**
- * What the current execution's language-model calls have used so far, when it has a budget.
- *
- * @category accessors
- * @since 0.3.0
- */
-export const spent: Effect.Effect<Spent, never, Budget> = Budget.use((b) => b.spent)

@@ -319,6 +319,11 @@ export class EventBus extends Context.Service<EventBus, {
   /** Publishes an event: never blocks, never fails. */
   readonly publish: (event: BusEvent) => Effect.Effect<void>
   /**
+   * Publishes an event of another bus under the number it has there (a copy of another process's
+   * log keeps its numbers, gaps included): ignored when it is not after the last event here.
+   */
+  readonly publishAt: (sequence: number, event: BusEvent) => Effect.Effect<void>
+  /**
    * Runs `handler` for every event published from now on, in its own fiber that lives as long as the
    * scope. A handler that fails or dies is logged and dropped; events still queued when the scope
    * closes are handled first — by all the scope's subscribers at once, up to `drainTimeout`.
@@ -379,6 +384,13 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
         )
       }
       return Effect.void
+    })
+
+  const publishAt = (at: number, event: BusEvent): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (at <= sequence) return Effect.void
+      sequence = at - 1
+      return publish(event)
     })
 
   const attach = Effect.acquireRelease(
@@ -485,6 +497,7 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
 
   return EventBus.of({
     publish,
+    publishAt,
     subscribe,
     stream: Stream.suspend(() => Stream.map(streamWith(), (entry) => entry.event)),
     streamWith,

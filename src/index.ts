@@ -127,33 +127,31 @@ export {
   StateSnapshotJson
 } from "./Checkpoint.ts"
 
+export { ExecutionInfo, InterruptStage, Progress, StageReached } from "./ExecutionInfo.ts"
+export * as ExecutionsFold from "./ExecutionInfo.ts"
 export {
   AlreadyInterrupted,
   BackendUnavailable,
   ExecutionExists,
-  ExecutionInfo,
   ExecutionNotFound,
   ExecutionNotRunning,
   Executions,
   InterruptAccepted,
   type InterruptOptions,
   type InterruptReceipt,
-  InterruptStage,
   InvalidExecutionId,
   JournalUnreadable,
   type ListFilter,
   type LocalOptions,
   NotResumable,
-  Progress,
   type ReadError,
   type Remote,
   type ResumeOptions,
   ShuttingDown,
-  StageReached,
   type StartOptions,
+  watch as watchExecution,
   WorkflowSummary
 } from "./Executions.ts"
-export * as ExecutionsFold from "./Executions.ts"
 
 export * as Run from "./Run.ts"
 export { type Outcome, type RunningExecution, type RunOptions, saveCheckpoint } from "./Run.ts"

@@ -7,7 +7,8 @@ import { Cause, Config, Console, Context, Duration, Effect, Logger, Option, Queu
 import { errorMessage, oneLine } from "../internal/text.ts"
 import { Argument, Flag } from "effect/cli"
 import type { BusEvent } from "../EventBus.ts"
-import type { ExecutionInfo, Executions, ReadError } from "../Executions.ts"
+import type { ExecutionInfo } from "../ExecutionInfo.ts"
+import type { Executions, ReadError } from "../Executions.ts"
 import * as Printer from "../Printer.ts"
 import { Signals } from "./runMain.ts"
 

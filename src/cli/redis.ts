@@ -14,15 +14,8 @@ import { NodeServices } from "@effect/platform-node"
 import { Config, Console, Duration, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Research } from "../demo/index.ts"
-import {
-  AlreadyInterrupted,
-  type ExecutionInfo,
-  Executions,
-  InterruptAccepted,
-  type InterruptStage,
-  type StageReached,
-  watch
-} from "../Executions.ts"
+import type { ExecutionInfo, InterruptStage, StageReached } from "../ExecutionInfo.ts"
+import { AlreadyInterrupted, Executions, InterruptAccepted, watch } from "../Executions.ts"
 import { InterruptReason, isStateId, STATE_ID_RULE } from "../Interrupt.ts"
 import { errorMessage } from "../internal/text.ts"
 import * as RedisConnection from "../redis/RedisConnection.ts"

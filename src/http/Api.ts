@@ -14,7 +14,6 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchem
 import {
   AlreadyInterrupted,
   BackendUnavailable,
-  ExecutionInfo,
   ExecutionExists,
   ExecutionNotFound,
   ExecutionNotRunning,
@@ -25,6 +24,7 @@ import {
   ShuttingDown,
   WorkflowSummary
 } from "../Executions.ts"
+import { ExecutionInfo } from "../ExecutionInfo.ts"
 import { InterruptReason, IsoTimestamp, StateId } from "../Interrupt.ts"
 import { Authorization } from "./Auth.ts"
 

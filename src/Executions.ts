@@ -513,6 +513,8 @@ const makeEntries = Effect.fnUntraced(function*(
   const entries = new Map<string, Entry>()
   const forgetters = yield* FiberMap.make<string>()
   const materializing = new Map<string, Deferred.Deferred<Entry | undefined, BackendUnavailable | JournalUnreadable>>()
+  // entries read back just now: already up to date for the `fresh` that read them
+  const justRead = new WeakSet<Entry>()
 
   // A new entry whose bus holds `history` under its own numbers.
   const create = (id: string, history: ReadonlyArray<EventBus.Sequenced>) =>
@@ -584,6 +586,7 @@ const makeEntries = Effect.fnUntraced(function*(
             if (again !== undefined) return again
             const entry = yield* create(id, history.value)
             entry.stamp = stamp
+            justRead.add(entry)
             yield* scheduleForget(entry)
             return entry
           }))
@@ -607,7 +610,7 @@ const makeEntries = Effect.fnUntraced(function*(
   // they published since; without one, its journal read again when it changed.
   const fresh = (id: string): Effect.Effect<Entry, ReadError> =>
     Effect.flatMap(lookup(id), (entry) => {
-      if (entry.current !== undefined) return Effect.succeed(entry)
+      if (entry.current !== undefined || justRead.delete(entry)) return Effect.succeed(entry)
       if (remote !== undefined) return Effect.as(Stream.runDrain(follow(entry, false)), entry)
       return Effect.flatMap(store.stamp(id).pipe(Effect.mapError(unreadable("read the journal"))), (stamp) => {
         if (Option.getOrUndefined(stamp) === entry.stamp || entry.watchers > 0) return Effect.succeed(entry)
@@ -894,9 +897,10 @@ export const make = Effect.fnUntraced(function*(
       if (current !== undefined) {
         won = yield* current.state.requestInterrupt(signal)
       } else {
-        const status = yield* statusOf(entry)
+        // another process's run: its owner's lease is checked where the request is delivered
+        const status = entry.view.status
         if (!isActive(status) || remote === undefined) {
-          return yield* new ExecutionNotRunning({ executionId: id, status })
+          return yield* new ExecutionNotRunning({ executionId: id, status: yield* statusOf(entry) })
         }
         if (status === "cancelling") won = false
         else {

@@ -139,9 +139,10 @@ describe("Server", () => {
         )
         const wrong = yield* request("GET", "/api/executions", { token: "wrong-token-0123456789abcdef" })
         assert.strictEqual(bodyOf(ErrorBody, wrong).message, "Invalid bearer token")
+        // logged once per client and window (the first wrong token), not once per attempt
         const warning = capture.lines.findLast((l) => l.message === "Rejected an invalid bearer token")
         assert.strictEqual(warning?.level, "Warn")
-        assert.strictEqual(warning?.annotations.url, "/api/executions")
+        assert.match(String(warning?.annotations.url), /^\/api\//)
         assert.strictEqual(warning?.annotations.remote, "127.0.0.1")
         // an authentication failure wins over a bad body
         const unauthenticatedBadBody = yield* request("POST", "/api/executions", { token: null, rawBody: "{" })
@@ -733,6 +734,46 @@ describe("Server", () => {
         }))
     }
   )
+
+  const loginCapture = makeLogCapture()
+  layer(
+    serverLayer({
+      auth: { credentials: [{ token: Redacted.make(TOKEN), caller: "alice" }], failedLogins: { limit: 3, window: "2 seconds" } },
+      logger: loginCapture.layer
+    }),
+    { excludeTestServices: true }
+  )("failed logins", (it) => {
+    it.effect("past the limit of wrong tokens a client is refused (429, even with the right token) until its window ends; one log line per window", () =>
+      Effect.gen(function*() {
+        const wrong = { token: "wrong-token-0123456789abcdef" }
+        const statuses: Array<number> = []
+        for (let i = 0; i < 4; i++) statuses.push((yield* request("GET", "/api/executions", wrong)).status)
+        assert.deepStrictEqual(statuses, [401, 401, 401, 429])
+        const refused = yield* request("GET", "/api/executions")
+        assert.strictEqual(refused.status, 429)
+        const body = bodyOf(Schema.Struct({ _tag: Schema.String, message: Schema.String, retryAfterMs: Schema.Number }), refused)
+        assert.strictEqual(body._tag, "TooManyFailedLogins")
+        assert.isTrue(body.retryAfterMs >= 1 && body.retryAfterMs <= 2000, String(body.retryAfterMs))
+        const seconds = String(Math.ceil(body.retryAfterMs / 1000))
+        assert.strictEqual(body.message, `Too many invalid bearer tokens from this client: retry in ${seconds} s`)
+        assert.strictEqual(refused.headers.get("retry-after"), seconds)
+        // one line at the first wrong token, then one for the window once it ends
+        const rejected = (l: { readonly message: string }) => l.message.startsWith("Rejected ")
+        assert.deepStrictEqual(loginCapture.lines.filter(rejected).map((l) => l.message), ["Rejected an invalid bearer token"])
+        const summary = yield* Effect.promise(async () => {
+          for (;;) {
+            const line = loginCapture.lines.find((l) => l.message.startsWith("Rejected 5 "))
+            if (line !== undefined) return line
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          }
+        })
+        assert.strictEqual(summary.message, "Rejected 5 invalid bearer tokens in 2s (over the limit of 3: 2 refused unchecked)")
+        assert.strictEqual(summary.annotations.remote, "127.0.0.1")
+        assert.strictEqual(loginCapture.lines.filter(rejected).length, 2)
+        // the window over, the right token works again
+        assert.strictEqual((yield* request("GET", "/api/executions")).status, 200)
+      }), { timeout: 20_000 })
+  })
 
   // A route that dies, behind the same server-wide rules: the client sees a JSON 500, the log the cause.
   const crashCapture = makeLogCapture()

@@ -45,6 +45,38 @@ const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
  * @category models
  * @since 0.1.0
  */
+/**
+ * A question a step asks a person (human in the loop), as journaled and as shown: its id (what an
+ * answer names), where it is asked (the step's address and occurrence), the prompt, what kind of
+ * answer it takes — `answer` is the answer's JSON form as an Effect Schema representation (what an
+ * answer is checked against anywhere), `jsonSchema` the same as a JSON Schema (for forms) — the
+ * choices when there are some, the deadline and the answer used when it passes. An `approval` asks
+ * whether a tool may run (`tool`, `toolInput`); its answer is `{ approved, reason? }`.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const InputRequest = Schema.Struct({
+  inputId: Schema.String,
+  address: Schema.String,
+  occurrence: Count,
+  kind: Schema.Literals(["input", "approval"]),
+  prompt: Schema.String,
+  answer: Schema.Json,
+  jsonSchema: Schema.Json,
+  choices: Schema.optionalKey(Schema.Array(Schema.Json)),
+  deadline: Schema.optionalKey(IsoTimestamp),
+  default: Schema.optionalKey(Schema.Json),
+  tool: Schema.optionalKey(Schema.String),
+  toolInput: Schema.optionalKey(Schema.Json)
+})
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface InputRequest extends Schema.Schema.Type<typeof InputRequest> {}
+
 export const ExecutionEvent = Schema.TaggedStruct("ExecutionEvent", {
     stateId: Schema.String,
     address: Schema.String,
@@ -61,7 +93,9 @@ export const ExecutionEvent = Schema.TaggedStruct("ExecutionEvent", {
     errorTag: Schema.optionalKey(Schema.String),
     groupId: Schema.optionalKey(Schema.String),
     stopLatency: Schema.optionalKey(Millis),
-    partialOutput: Schema.optionalKey(Schema.Json)
+    partialOutput: Schema.optionalKey(Schema.Json),
+    /** What an `awaiting` / `human_intervention` event asks. */
+    input: Schema.optionalKey(InputRequest)
 })
 
 /**
@@ -173,7 +207,8 @@ export type CheckpointOutcome = typeof CheckpointOutcome.Type
  */
 export const ExecutionFinished = Schema.TaggedStruct("ExecutionFinished", {
   stateId: Schema.String,
-  status: Schema.Literals(["completed", "failed", "interrupted"]),
+  /** `awaiting`: the attempt ended while a step waits for a person (parked); an answer resumes it. */
+  status: Schema.Literals(["completed", "failed", "interrupted", "awaiting"]),
   timestamp: IsoTimestamp,
   signal: Schema.optionalKey(InterruptSignal),
   checkpoint: CheckpointOutcome,
@@ -219,6 +254,32 @@ export const ExecutionStarted = Schema.TaggedStruct("ExecutionStarted", {
 export interface ExecutionStarted extends Schema.Schema.Type<typeof ExecutionStarted> {}
 
 /**
+ * What became of a question a step asked: `answered` (the value, who answered, `defaulted` when the
+ * deadline passed and the default was used) — journaled before it is published — or `rejected` (the
+ * value did not decode: `message` says why; the step still waits).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const InputEvent = Schema.TaggedStruct("InputEvent", {
+  stateId: Schema.String,
+  inputId: Schema.String,
+  address: Schema.String,
+  status: Schema.Literals(["answered", "rejected"]),
+  timestamp: IsoTimestamp,
+  value: Schema.optionalKey(Schema.Json),
+  answeredBy: Schema.optionalKey(Schema.String),
+  defaulted: Schema.optionalKey(Schema.Boolean),
+  message: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface InputEvent extends Schema.Schema.Type<typeof InputEvent> {}
+
+/**
  * Everything that goes on the bus.
  *
  * @category models
@@ -230,7 +291,8 @@ export const BusEvent = Schema.Union([
   LogEvent,
   InterruptEvent,
   ExecutionStarted,
-  ExecutionFinished
+  ExecutionFinished,
+  InputEvent
 ])
 
 /**

@@ -94,6 +94,7 @@ export interface StageReached extends Schema.Schema.Type<typeof StageReached> {}
  * - `result`: the value of a completed run (JSON); `error`: the error of a failed one.
  * - `watchers`: event-stream readers attached here right now; `owner`: who runs (or last ran) it.
  * - `lastSequence`: the sequence number of its last event (where a reader reconnects).
+ * - `inputs`: the questions its steps asked a person and wait for (`awaiting`), oldest first.
  *
  * @category models
  * @since 0.1.0
@@ -118,7 +119,8 @@ export class ExecutionInfo extends Schema.Class<ExecutionInfo>("agent-interrupt/
   error: Schema.optionalKey(Schema.String),
   watchers: Count,
   owner: Schema.optionalKey(Schema.String),
-  lastSequence: Count
+  lastSequence: Count,
+  inputs: Schema.Array(EventBus.InputRequest)
 }) {}
 
 // -----------------------------------------------------------------------------
@@ -153,6 +155,10 @@ export interface RunView {
   lastSequence: number
   /** The sequence number of the current attempt's `ExecutionStarted`. */
   attemptStart: number
+  /** Questions asked and not answered, by input id. */
+  inputs: Map<string, EventBus.InputRequest>
+  /** Input ids answered (the first answer stands). */
+  answered: Set<string>
 }
 
 const emptyProgress = (): RunView["progress"] => ({
@@ -192,7 +198,9 @@ export const emptyView = (executionId: string): RunView => ({
   result: undefined,
   error: undefined,
   lastSequence: 0,
-  attemptStart: 0
+  attemptStart: 0,
+  inputs: new Map(),
+  answered: new Set()
 })
 
 const addStage = (view: RunView, stage: InterruptStage, at: string, detail?: string) => {
@@ -230,6 +238,8 @@ export const foldEvent = (view: RunView, item: EventBus.Sequenced): void => {
       view.checkpointDetail = undefined
       view.result = undefined
       view.error = undefined
+      // asked again by the steps of this attempt
+      view.inputs.clear()
       const total = view.progress.total
       view.progress = emptyProgress()
       const expected = event.expectedSteps ?? total
@@ -265,7 +275,10 @@ export const foldEvent = (view: RunView, item: EventBus.Sequenced): void => {
           break
         case "awaiting":
         case "human_intervention":
-          if (view.status === "running") view.status = "awaiting"
+          if (event.input !== undefined && !view.answered.has(event.input.inputId)) {
+            view.inputs.set(event.input.inputId, event.input)
+          }
+          if (view.status === "running" && view.inputs.size > 0) view.status = "awaiting"
           break
       }
       if (p.total !== undefined && p.done > p.total) p.total = p.done
@@ -296,6 +309,16 @@ export const foldEvent = (view: RunView, item: EventBus.Sequenced): void => {
         if (event.signal !== undefined) view.interrupt ??= event.signal
         addStage(view, "stopped", event.timestamp)
         if (event.checkpoint === "saved") addStage(view, "checkpointed", event.timestamp, event.checkpointId)
+      }
+      return
+    }
+    case "InputEvent": {
+      view.progress.events++
+      view.updatedAt = event.timestamp
+      if (event.status === "answered") {
+        view.inputs.delete(event.inputId)
+        view.answered.add(event.inputId)
+        if (view.status === "awaiting" && view.inputs.size === 0) view.status = "running"
       }
       return
     }
@@ -339,9 +362,13 @@ export const toInfo = (
     ...(view.error === undefined ? {} : { error: view.error }),
     watchers: extras.watchers ?? 0,
     ...(view.owner === undefined ? {} : { owner: view.owner }),
-    lastSequence: view.lastSequence
+    lastSequence: view.lastSequence,
+    inputs: Array.from(view.inputs.values())
   }, { disableChecks: true })
 }
+
+const kindOf = (segment: string): EventBus.ActorKind =>
+  segment === "tool_call" ? "tool" : segment === "llm_call" ? "llm" : "agent"
 
 /**
  * The bus events a journal stands for: what a reader of a run that no bus holds any more (it ran in
@@ -352,6 +379,11 @@ export const toInfo = (
  */
 export const eventsOfJournal = (stateId: string, records: ReadonlyArray<JournalRecord>): Array<EventBus.BusEvent> => {
   const out: Array<EventBus.BusEvent> = []
+  const requests = new Map<string, EventBus.InputRequest>()
+  for (const record of records) {
+    if (record._tag === "InputRequested") requests.set(record.request.inputId, record.request)
+    if (record._tag === "Snapshot") for (const i of record.snapshot.inputs) requests.set(i.request.inputId, i.request)
+  }
   const step = (
     s: { readonly address: string; readonly occurrence: number; readonly actor: string; readonly kind: EventBus.ActorKind; readonly attempt: number; readonly timestamp: string }
   ) => ({
@@ -385,6 +417,14 @@ export const eventsOfJournal = (stateId: string, records: ReadonlyArray<JournalR
             ...(s.executionTime === undefined ? {} : { executionTime: s.executionTime }),
             ...(s.detail === undefined ? {} : { detail: s.detail })
           })
+        }
+        for (const input of snap.inputs) {
+          out.push(...eventsOfJournal(stateId, [{
+            _tag: "InputRequested",
+            request: input.request,
+            attempt: snap.attempts,
+            timestamp: input.answer?.timestamp ?? snap.updatedAt
+          }, ...(input.answer === undefined ? [] : [input.answer])]))
         }
         if (snap.status === "interrupted" || snap.status === "completed" || snap.status === "failed") {
           out.push({
@@ -443,6 +483,38 @@ export const eventsOfJournal = (stateId: string, records: ReadonlyArray<JournalR
           ...(saved ? { checkpointId: stateId } : {}),
           ...(record.error === undefined ? {} : { detail: record.error }),
           ...(record.result === undefined ? {} : { result: record.result })
+        })
+        break
+      }
+      case "InputRequested": {
+        const request = record.request
+        const parts = request.address.split("::")
+        out.push({
+          _tag: "ExecutionEvent",
+          stateId,
+          address: request.address,
+          actor: parts.length >= 2 ? parts[parts.length - 2]! : "workflow",
+          kind: kindOf(parts[parts.length - 1]!),
+          status: request.kind === "approval" ? "human_intervention" : "awaiting",
+          occurrence: request.occurrence,
+          attempt: record.attempt,
+          timestamp: record.timestamp,
+          message: request.prompt,
+          input: request
+        })
+        break
+      }
+      case "InputAnswered": {
+        out.push({
+          _tag: "InputEvent",
+          stateId,
+          inputId: record.inputId,
+          address: requests.get(record.inputId)?.address ?? "workflow",
+          status: "answered",
+          timestamp: record.timestamp,
+          value: record.value,
+          ...(record.answeredBy === undefined ? {} : { answeredBy: record.answeredBy }),
+          ...(record.defaulted === undefined ? {} : { defaulted: record.defaulted })
         })
         break
       }

@@ -18,7 +18,7 @@ import {
   Clock,
   Context,
   Deferred,
-  type Duration,
+  Duration,
   Effect,
   Exit,
   Fiber,
@@ -49,11 +49,13 @@ import {
   InterruptReason,
   InterruptSignal,
   isStateId,
+  IsoTimestamp,
   RunStatus,
   STATE_ID_RULE,
   type StopPolicies
 } from "./Interrupt.ts"
-import type { Durability } from "./Journal.ts"
+import { checkAnswer } from "./Input.ts"
+import type { Durability, OfferedAnswer } from "./Journal.ts"
 import { isoOf } from "./internal/time.ts"
 import * as Run from "./Run.ts"
 import * as Workflow from "./Workflow.ts"
@@ -252,6 +254,74 @@ export class JournalUnreadable extends Schema.TaggedError<JournalUnreadable>("ag
   { httpApiStatus: 409 }
 ) {}
 
+/**
+ * The execution asks no question of that id (or none at all), now or before.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class InputNotFound extends Schema.TaggedError<InputNotFound>("agent-interrupt/InputNotFound")(
+  "InputNotFound",
+  { executionId: Schema.String, inputId: Schema.optionalKey(Schema.String), message: Schema.String },
+  { httpApiStatus: 404 }
+) {}
+
+/**
+ * The question was answered already: the first answer stands (`answer` is it).
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class InputAlreadyAnswered extends Schema.TaggedError<InputAlreadyAnswered>(
+  "agent-interrupt/InputAlreadyAnswered"
+)("InputAlreadyAnswered", {
+  executionId: Schema.String,
+  inputId: Schema.String,
+  answer: Schema.Json,
+  message: Schema.String
+}, { httpApiStatus: 409 }) {}
+
+/**
+ * The value is not an answer to the question (its Schema or its choices refuse it): nothing changed.
+ * Also when no input id was named and several questions wait (`message` lists them).
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class InvalidAnswer extends Schema.TaggedError<InvalidAnswer>("agent-interrupt/InvalidAnswer")(
+  "InvalidAnswer",
+  { executionId: Schema.String, inputId: Schema.optionalKey(Schema.String), message: Schema.String },
+  { httpApiStatus: 400 }
+) {}
+
+/**
+ * The receipt of an answer: journaled and handed to the step that asked, which goes on (the run's
+ * status when the answer was taken).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export class AnswerAccepted extends Schema.TaggedClass<AnswerAccepted>("agent-interrupt/AnswerAccepted")("AnswerAccepted", {
+  executionId: Schema.String,
+  inputId: Schema.String,
+  value: Schema.Json,
+  answeredBy: Schema.optionalKey(Schema.String),
+  answeredAt: IsoTimestamp,
+  status: RunStatus
+}) {}
+
+/**
+ * Options of `answer`: who answers (recorded; default `api-client`), and how long to wait for the run
+ * to take the answer (default 30 s).
+ *
+ * @category options
+ * @since 0.2.0
+ */
+export interface AnswerOptions {
+  readonly answeredBy?: string | undefined
+  readonly awaitTimeout?: Duration.Input | undefined
+}
+
 const unavailable = (operation: string) => (error: CheckpointError) =>
   new BackendUnavailable({ operation, detail: error.message })
 
@@ -309,6 +379,8 @@ export interface ResumeOptions {
   readonly timeout?: Duration.Input | undefined
   readonly checker?: InterruptChecker | undefined
   readonly checkerInterval?: Duration.Input | undefined
+  /** Answers to questions an earlier attempt asked (what `answer` brings to a parked run). */
+  readonly answers?: ReadonlyArray<OfferedAnswer> | undefined
 }
 
 /**
@@ -401,9 +473,32 @@ export class Executions extends Context.Service<Executions, {
   /** Waits until the current attempt of an execution has ended and says how. */
   readonly awaitEnd: (executionId: string) => Effect.Effect<ExecutionInfo, ReadError>
   /**
-   * Stops starting and resuming, interrupts every execution running here with `system_shutdown`
-   * (drained per its stop policy, 10 s by default) and waits for their journals. Returns the
-   * executions it stopped. Idempotent.
+   * Answers a question a step of the execution asked (`awaitInput`, `requireApproval`): `inputId`
+   * names it (optional when exactly one waits). The value is checked against the question's Schema
+   * and choices first (`InvalidAnswer`, nothing changes); the first answer stands
+   * (`InputAlreadyAnswered`). The answer is journaled and the run goes on: here if it runs here, in
+   * its process if another holds it (through the remote backend), else resumed in this process.
+   * Succeeds once the step has taken it.
+   */
+  readonly answer: (
+    executionId: string,
+    inputId: string | undefined,
+    value: unknown,
+    options?: AnswerOptions
+  ) => Effect.Effect<
+    AnswerAccepted,
+    ReadError | InputNotFound | InputAlreadyAnswered | InvalidAnswer | NotResumable | ShuttingDown
+  >
+  /**
+   * Parks an execution running here whose steps wait for a person: its steps stop (they run again
+   * when it continues), its journal is saved, its lease released, its status stays `awaiting`; an
+   * answer from any process continues it. `false` when it does not wait here.
+   */
+  readonly park: (executionId: string) => Effect.Effect<boolean, ReadError>
+  /**
+   * Stops starting and resuming, parks every execution running here that waits for a person, and
+   * interrupts the others with `system_shutdown` (drained per its stop policy, 10 s by default), then
+   * waits for their journals. Returns the executions it stopped. Idempotent.
    */
   readonly shutdown: Effect.Effect<ReadonlyArray<ExecutionInfo>>
 }>()("agent-interrupt/Executions") {
@@ -460,6 +555,7 @@ export interface Remote {
     readonly owner: string
     readonly state: Run.RunningExecution["state"]
     readonly bus: EventBus.EventBus["Service"]
+    readonly journal: Run.RunningExecution["journal"]
   }) => Effect.Effect<void, never, Scope.Scope>
   /**
    * A run's published events after `after`: the history, then (with `live`) what comes, until its
@@ -479,6 +575,14 @@ export interface Remote {
     stateId: string,
     signal: InterruptSignal
   ) => Effect.Effect<"sent" | "duplicate" | "not_running", BackendUnavailable>
+  /**
+   * Sends an answer to the owner of a running execution (which journals it and hands it to its
+   * step): `sent`, or `not_running` when nobody holds its lease (nothing is left behind).
+   */
+  readonly answer: (
+    stateId: string,
+    answer: { readonly inputId: string; readonly value: Schema.Json; readonly answeredBy?: string | undefined }
+  ) => Effect.Effect<"sent" | "not_running", BackendUnavailable>
 }
 
 /** One execution in memory: its bus (its log across attempts), its view, its run in this process. */
@@ -488,11 +592,13 @@ interface Entry {
   readonly bus: EventBus.EventBus["Service"]
   readonly scope: Scope.Closeable
   /** The attempt running in this process, if any. */
-  current: { readonly state: Run.RunningExecution["state"]; readonly ended: Deferred.Deferred<void> } | undefined
+  current: (Run.RunningExecution & { readonly ended: Deferred.Deferred<void> }) | undefined
   watchers: number
   /** The journal's stamp when the view was last in step with it (for runs that other processes change). */
   stamp: string | undefined
 }
+
+const isJson = Schema.is(Schema.Json)
 
 const isActive = (status: RunStatus) => status === "running" || status === "cancelling"
 
@@ -690,10 +796,16 @@ export const make = Effect.fnUntraced(function*(
           ...(durability === undefined ? {} : { durability }),
           onStart: (execution) =>
             Effect.gen(function*() {
-              entry.current = { state: execution.state, ended }
+              entry.current = { ...execution, ended }
               yield* known.keep(entry)
               if (remote !== undefined) {
-                yield* remote.attach({ stateId: entry.id, owner, state: execution.state, bus: execution.bus })
+                yield* remote.attach({
+                  stateId: entry.id,
+                  owner,
+                  state: execution.state,
+                  bus: execution.bus,
+                  journal: execution.journal
+                })
               }
               yield* Deferred.succeed(ready, undefined)
             })
@@ -804,7 +916,8 @@ export const make = Effect.fnUntraced(function*(
           ...(resumeOptions.force === undefined ? {} : { force: resumeOptions.force }),
           ...(resumeOptions.timeout === undefined ? {} : { timeout: resumeOptions.timeout }),
           ...(resumeOptions.checker === undefined ? {} : { checker: resumeOptions.checker }),
-          ...(resumeOptions.checkerInterval === undefined ? {} : { checkerInterval: resumeOptions.checkerInterval })
+          ...(resumeOptions.checkerInterval === undefined ? {} : { checkerInterval: resumeOptions.checkerInterval }),
+          ...(resumeOptions.answers === undefined ? {} : { answers: resumeOptions.answers })
         })).pipe(
           Effect.catchTag("CheckpointError", (error): Effect.Effect<never, NotResumable | BackendUnavailable> =>
             error.reason === "io"
@@ -938,6 +1051,163 @@ export const make = Effect.fnUntraced(function*(
       return won ? new InterruptAccepted(receipt) : new AlreadyInterrupted(receipt)
     })
 
+  // --- answering (human in the loop) -----------------------------------------------
+
+  // The question `inputId` names (the only one waiting when it names none).
+  const questionOf = (entry: Entry, inputId: string | undefined) =>
+    Effect.suspend((): Effect.Effect<EventBus.InputRequest, InputNotFound | InvalidAnswer | InputAlreadyAnswered> => {
+      const id = entry.id
+      if (inputId === undefined) {
+        const waiting = Array.from(entry.view.inputs.values())
+        if (waiting.length === 1) return Effect.succeed(waiting[0]!)
+        return waiting.length === 0
+          ? Effect.fail(new InputNotFound({ executionId: id, message: `Execution ${id} waits for no answer` }))
+          : Effect.fail(
+            new InvalidAnswer({
+              executionId: id,
+              message: `Execution ${id} waits for ${waiting.length} answers: name one (${
+                waiting.map((i) => i.inputId).join(", ")
+              })`
+            })
+          )
+      }
+      const request = entry.view.inputs.get(inputId)
+      if (request !== undefined) return Effect.succeed(request)
+      return entry.view.answered.has(inputId)
+        ? Effect.fail(
+          new InputAlreadyAnswered({
+            executionId: id,
+            inputId,
+            answer: null,
+            message: `Input ${inputId} of ${id} was answered already: the first answer stands`
+          })
+        )
+        : Effect.fail(new InputNotFound({ executionId: id, inputId, message: `Execution ${id} has no input ${inputId}` }))
+    })
+
+  // What the run made of an answer sent to it: the step took it (`answered`), or refused it.
+  const outcomeOf = (entry: Entry, inputId: string, after: number, timeout: Duration.Input) =>
+    events(entry.id, { after }).pipe(
+      Stream.filter((item) =>
+        (item.event._tag === "InputEvent" && item.event.inputId === inputId) || item.event._tag === "ExecutionFinished"
+      ),
+      Stream.runHead,
+      Effect.timeoutOption(timeout),
+      Effect.map(Option.flatten),
+      Effect.catchTags({
+        ExecutionNotFound: () => Effect.succeedNone,
+        InvalidExecutionId: () => Effect.succeedNone,
+        JournalUnreadable: () => Effect.succeedNone
+      })
+    )
+
+  const answer = (id: string, inputId: string | undefined, value: unknown, answerOptions: AnswerOptions = {}) =>
+    Effect.gen(function*() {
+      const entry = yield* fresh(id)
+      const request = yield* questionOf(entry, inputId)
+      const refused = isJson(value) ? checkAnswer(request, value) : "Expected a JSON value"
+      if (refused !== undefined) {
+        return yield* new InvalidAnswer({ executionId: id, inputId: request.inputId, message: refused })
+      }
+      const json = value as Schema.Json
+      const answeredBy = answerOptions.answeredBy ?? "api-client"
+      const timeout = answerOptions.awaitTimeout ?? "30 seconds"
+      const after = entry.view.lastSequence
+      const current = entry.current
+      let outcome: Option.Option<EventBus.Sequenced>
+      if (current !== undefined) {
+        const result = yield* current.journal.answer(request.inputId, json, { answeredBy })
+        switch (result._tag) {
+          case "Unknown":
+            return yield* new InputNotFound({
+              executionId: id,
+              inputId: request.inputId,
+              message: `Execution ${id} has no input ${request.inputId}`
+            })
+          case "AlreadyAnswered":
+            return yield* new InputAlreadyAnswered({
+              executionId: id,
+              inputId: request.inputId,
+              answer: result.answer.value,
+              message: `Input ${request.inputId} of ${id} was answered already: the first answer stands`
+            })
+          case "Rejected":
+            return yield* new InvalidAnswer({ executionId: id, inputId: request.inputId, message: result.message })
+          case "Answered":
+            return new AnswerAccepted({
+              executionId: id,
+              inputId: request.inputId,
+              value: json,
+              answeredBy,
+              answeredAt: result.answer.timestamp,
+              status: entry.view.status
+            })
+        }
+      }
+      const lease = yield* store.lease(id).pipe(Effect.mapError(unavailable("read a lease")))
+      if (Option.isSome(lease) && lease.value.alive) {
+        // another process holds it: the answer goes to that process
+        const sent = remote === undefined
+          ? "not_reachable" as const
+          : yield* remote.answer(id, { inputId: request.inputId, value: json, answeredBy })
+        if (sent === "not_reachable") {
+          return yield* new NotResumable({
+            executionId: id,
+            status: entry.view.status,
+            detail: `it waits in another process (${lease.value.owner}): answer it there`
+          })
+        }
+        outcome = sent === "sent" ? yield* outcomeOf(entry, request.inputId, after, timeout) : Option.none()
+        if (sent === "not_running") outcome = yield* resumeWith(entry, request, json, answeredBy, after, timeout)
+      } else {
+        // nobody holds it (parked, or its process died): it continues here, with the answer
+        outcome = yield* resumeWith(entry, request, json, answeredBy, after, timeout)
+      }
+      const event = Option.getOrUndefined(outcome)?.event
+      if (event?._tag === "InputEvent" && event.status === "rejected") {
+        return yield* new InvalidAnswer({
+          executionId: id,
+          inputId: request.inputId,
+          message: event.message ?? "refused"
+        })
+      }
+      if (event?._tag === "InputEvent") {
+        return new AnswerAccepted({
+          executionId: id,
+          inputId: request.inputId,
+          value: json,
+          answeredBy,
+          answeredAt: event.timestamp,
+          status: entry.view.status
+        })
+      }
+      return yield* new NotResumable({
+        executionId: id,
+        status: entry.view.status,
+        detail: `the run did not take the answer to ${request.inputId} within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+      })
+    })
+
+  const resumeWith = (
+    entry: Entry,
+    request: EventBus.InputRequest,
+    value: Schema.Json,
+    answeredBy: string,
+    after: number,
+    timeout: Duration.Input
+  ) =>
+    Effect.andThen(
+      resume(entry.id, { resumedBy: answeredBy, answers: [{ inputId: request.inputId, value, answeredBy }] }),
+      outcomeOf(entry, request.inputId, after, timeout)
+    )
+
+  const park = (id: string) =>
+    Effect.flatMap(fresh(id), (entry) => {
+      const current = entry.current
+      if (current === undefined) return Effect.succeed(false)
+      return Effect.flatMap(current.park, (parked) => parked ? Effect.as(Deferred.await(current.ended), true) : Effect.succeed(false))
+    })
+
   // --- shutting down -----------------------------------------------------------------
 
   const shutdown: Effect.Effect<ReadonlyArray<ExecutionInfo>> = Effect.gen(function*() {
@@ -946,11 +1216,12 @@ export const make = Effect.fnUntraced(function*(
     if (running.length === 0) return []
     yield* Effect.logInfo(`Shutting down: interrupting ${running.length} running execution(s)`)
     yield* Effect.forEach(running, (entry) =>
-      entry.current === undefined ? Effect.void : Effect.asVoid(entry.current.state.requestInterrupt({
-        reason: "system_shutdown",
-        message: "The server is shutting down",
-        triggeredBy: "server"
-      })), { discard: true })
+      entry.current === undefined ? Effect.void : Effect.flatMap(entry.current.park, (parked) =>
+        parked ? Effect.void : Effect.asVoid(entry.current!.state.requestInterrupt({
+          reason: "system_shutdown",
+          message: "The server is shutting down",
+          triggeredBy: "server"
+        }))), { discard: true })
     yield* Effect.forEach(running, (entry) => entry.current === undefined ? Effect.void : Deferred.await(entry.current.ended), {
       concurrency: "unbounded",
       discard: true
@@ -983,8 +1254,10 @@ export const make = Effect.fnUntraced(function*(
     ),
     events,
     interrupt,
-    resume,
+    resume: (id, resumeOptions) => resume(id, resumeOptions),
     awaitEnd,
+    answer,
+    park,
     shutdown
   })
 })

@@ -186,7 +186,7 @@ export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()("a
  * @category models
  * @since 0.1.0
  */
-export const SseEventName = Schema.Literals(["started", "execution", "group", "log", "interrupted", "finished"])
+export const SseEventName = Schema.Literals(["started", "execution", "group", "log", "interrupted", "finished", "input"])
 
 /**
  * @category models

@@ -184,7 +184,8 @@ const sseNames: Readonly<Record<BusEvent["_tag"], SseEventName>> = {
   LogEvent: "log",
   InterruptEvent: "interrupted",
   ExecutionStarted: "started",
-  ExecutionFinished: "finished"
+  ExecutionFinished: "finished",
+  InputEvent: "input"
 }
 
 const encodeBusEvent = Schema.encodeSync(BusEventJson)

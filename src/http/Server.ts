@@ -408,6 +408,16 @@ const ExecutionsHandlers = (settings: Settings) =>
             yield* audit("resume", { executionId, caller: caller.name, remote, outcome: "Resumed" })
             return new ExecutionStarted({ executionId })
           }))
+        .handle("answer", ({ params, payload, request }) =>
+          Effect.gen(function*() {
+            const caller = yield* Auth.Caller
+            const who = { executionId: params.id, inputId: params.inputId, caller: caller.name, remote: remoteOf(request) }
+            const receipt = yield* executions.answer(params.id, params.inputId, payload.value, { answeredBy: caller.name }).pipe(
+              Effect.tapError((error) => audit("answer", { ...who, outcome: error._tag }))
+            )
+            yield* audit("answer", { ...who, outcome: receipt._tag })
+            return receipt
+          }))
         .handle("openapi", () => Effect.succeed(HttpServerResponse.jsonUnsafe(spec)))
     })
   )

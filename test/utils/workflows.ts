@@ -3,7 +3,7 @@
  * and slow (two 5-second steps of the test clock).
  */
 import { Deferred, Effect, Schema } from "effect"
-import { Actor, runEvent, Workflow } from "../../src/index.ts"
+import { Actor, awaitInput, runEvent, Workflow } from "../../src/index.ts"
 import { Research } from "../../src/demo/index.ts"
 
 // Gates by name: a test opens one to let a `gated` run past its `wait` step.
@@ -74,11 +74,30 @@ export const slow = Workflow.make({
     })
 })
 
+/** prepare → ask a person which ending (a or b) → finish with it. */
+export const asking = Workflow.make({
+  name: "asking",
+  description: "prepare, ask a person, finish",
+  input: Schema.Struct({ topic: Schema.String }),
+  example: { topic: "example" },
+  run: (input) =>
+    Effect.gen(function*() {
+      yield* runEvent(prepare, input.topic)
+      const ending = yield* runEvent(
+        Actor.agent("ask", (topic: string) =>
+          awaitInput({ prompt: `Which ending for ${topic}?`, answer: Schema.String, choices: ["a", "b"] })),
+        input.topic
+      )
+      return yield* runEvent(finish, `${input.topic}-${ending}`)
+    })
+})
+
 export const testWorkflows = [
   Workflow.register(Research.research),
   Workflow.register(gated),
   Workflow.register(quick),
   Workflow.register(failing),
-  Workflow.register(slow)
+  Workflow.register(slow),
+  Workflow.register(asking)
 ]
 

@@ -10,7 +10,7 @@
  *
  * @since 0.2.0
  */
-import { Clock, Duration, Effect, Exit, Schema, SchemaAST, SchemaRepresentation } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Schema, SchemaAST, SchemaRepresentation } from "effect"
 import { CurrentStep } from "./Event.ts"
 import { EventBus, type InputRequest } from "./EventBus.ts"
 import { ExecutionState } from "./ExecutionState.ts"
@@ -217,6 +217,8 @@ const ask = <S extends Schema.Top>(
     const answered = journal.input(inputId)?.answer
     if (answered !== undefined) return yield* decoded(answered.value)
 
+    // waiting before the question is announced: an answer given the moment it is seen is checked
+    const waiter = yield* Effect.forkChild(journal.awaitAnswer(inputId, check), { startImmediately: true })
     yield* bus.publish({
       _tag: "ExecutionEvent",
       stateId: journal.stateId,
@@ -231,7 +233,7 @@ const ask = <S extends Schema.Top>(
       input: request
     })
 
-    const waiting = journal.awaitAnswer(inputId, check)
+    const waiting = Fiber.join(waiter)
     if (request.deadline === undefined) return yield* Effect.flatMap(waiting, (a) => decoded(a.value))
     const deadline = request.deadline
     const remaining = Math.max(0, Date.parse(deadline) - (yield* Clock.currentTimeMillis))

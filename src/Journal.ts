@@ -912,6 +912,7 @@ export const make = Effect.fnUntraced(function*(
 
   const inputs = new Map<string, InputState>((restore?.inputs ?? []).map((i) => [i.request.inputId, i]))
   let parking = false
+  const answering = new Map<string, InputAnswered>()
   const offers = new Map<string, OfferedAnswer>((options.offers ?? []).map((o) => [o.inputId, o]))
   const waiters = new Map<string, {
     readonly check: (value: Schema.Json) => string | undefined
@@ -948,6 +949,8 @@ export const make = Effect.fnUntraced(function*(
       const input = inputs.get(inputId)
       if (input === undefined) return { _tag: "Unknown" } as const
       if (input.answer !== undefined) return { _tag: "AlreadyAnswered", answer: input.answer } as const
+      const taking = answering.get(inputId)
+      if (taking !== undefined) return { _tag: "AlreadyAnswered", answer: taking } as const
       const now = isoOf(yield* Clock.currentTimeMillis)
       const refused = waiters.get(inputId)?.check(value)
       if (refused !== undefined) {
@@ -970,10 +973,13 @@ export const make = Effect.fnUntraced(function*(
         ...(answerOptions.answeredBy === undefined ? {} : { answeredBy: answerOptions.answeredBy }),
         ...(answerOptions.defaulted === true ? { defaulted: true } : {})
       }
-      // the first answer stands: taken before it is stored, so a second one finds it
-      inputs.set(inputId, { request: input.request, answer: record })
+      // The first answer stands: a second one finds it while it is being stored. The step gets it
+      // once it is stored and announced, so that its next events come after the answer's.
+      answering.set(inputId, record)
       offers.delete(inputId)
       yield* append(record)
+      inputs.set(inputId, { request: input.request, answer: record })
+      answering.delete(inputId)
       yield* bus.publish({
         _tag: "InputEvent",
         stateId,

@@ -147,11 +147,11 @@ const waitingLine = (
 }
 
 const inputLine = (event: InputEvent, paint: (color: Paint, text: string) => string): string =>
-  event.status === "answered"
-    ? `${paint("green", "✓ answered")} ${event.inputId}: ${quote(event.value ?? null)}${
+  "  ".repeat(eventDepth(event)) + (event.status === "answered"
+    ? `${paint("green", "✓ answered")} ${event.inputId}: ${clip(JSON.stringify(event.value ?? null))}${
       event.defaulted === true ? " (the default: the deadline passed)" : event.answeredBy === undefined ? "" : ` (by ${event.answeredBy})`
     }`
-    : `${paint("red", "✗ answer refused")} ${event.inputId}: ${event.message ?? "invalid"}`
+    : `${paint("red", "✗ answer refused")} ${event.inputId}: ${event.message ?? "invalid"}`)
 
 const executionLine = (event: ExecutionEvent, paint: (color: Paint, text: string) => string): string => {
   if (event.input !== undefined) return waitingLine(event, event.input, paint)

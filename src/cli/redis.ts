@@ -22,6 +22,8 @@ import * as RedisConnection from "../redis/RedisConnection.ts"
 import * as RedisExecutions from "../redis/RedisExecutions.ts"
 import * as Workflow from "../Workflow.ts"
 import {
+  answerAndFollow,
+  answerCommand,
   cliLogger,
   EXIT,
   follow,
@@ -261,6 +263,27 @@ const interrupt = Command.make("interrupt", {
     "Stop a run on any worker through Redis (REDIS_URL) and print its stages: requested → delivered → stopped → checkpointed"
   )
 )
+
+// -----------------------------------------------------------------------------
+// answer
+// -----------------------------------------------------------------------------
+
+/** Whether `REDIS_URL` is set (so the commands look at Redis too). */
+export const configured = Effect.map(
+  Config.String("REDIS_URL").pipe(Config.option),
+  (url) => Option.isSome(url) && url.value !== ""
+)
+
+/** Answers a question of a run on Redis, and follows the run (on its worker, or resumed here). */
+export const answerOnRedis = (stateId: string, inputId: string | undefined, value: unknown, json: boolean) =>
+  withRedis(Effect.gen(function*() {
+    const { command } = yield* Invocation
+    return yield* answerAndFollow(stateId, inputId, value, {
+      json,
+      resumeHint: (id) => `${command} worker --resume ${id}`,
+      answerHint: answerCommand(command, "")
+    })
+  }))
 
 // -----------------------------------------------------------------------------
 // list

@@ -9,11 +9,13 @@ import * as Actor from "../Actor.ts"
 import { runEvent } from "../Event.ts"
 import { Journal } from "../Journal.ts"
 import { parallel } from "../Parallel.ts"
+import { requireApproval } from "../Input.ts"
 import { interruptible } from "../Streams.ts"
 import * as Workflow from "../Workflow.ts"
 
 /**
- * The input: a topic, and a pace (1 = the real-looking speed, 0.1 = ten times faster).
+ * The input: a topic, a pace (1 = the real-looking speed, 0.1 = ten times faster), and whether to
+ * ask a person before publishing the summary (`ask`).
  *
  * @category models
  * @since 0.1.0
@@ -23,7 +25,8 @@ export const ResearchInput = Schema.Struct({
   pace: Schema.Number.pipe(
     Schema.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(10)),
     Schema.withDecodingDefaultKey(Effect.succeed(1))
-  )
+  ),
+  ask: Schema.optionalKey(Schema.Boolean)
 })
 
 /**
@@ -42,7 +45,10 @@ export const Report = Schema.Struct({
   topic: Schema.String,
   sources: Schema.Array(Schema.String),
   findings: Schema.Int,
-  summary: Schema.String
+  summary: Schema.String,
+  /** With `ask`: whether the person approved publishing, and why not. */
+  published: Schema.optionalKey(Schema.Boolean),
+  rejected: Schema.optionalKey(Schema.String)
 })
 
 /**
@@ -113,6 +119,17 @@ export const makeActors = () => {
     ).pipe(Stream.runCollect, Effect.map((tokens) => tokens.join("").trim()))
   }, { description: "streams a summary, token by token" })
 
+  // Publishing needs a person's approval (human in the loop): the run waits for it, and may be
+  // parked meanwhile; everything before it is in the journal and is not run again.
+  const publish = Actor.tool("publish", (summary: string) =>
+    Effect.map(
+      requireApproval({ tool: "publish", input: summary, prompt: "Publish this summary?" }),
+      (verdict) => verdict.approved ? { published: true } : { published: false, rejected: verdict.reason ?? "rejected" }
+    ), {
+    output: Schema.Struct({ published: Schema.Boolean, rejected: Schema.optionalKey(Schema.String) }),
+    description: "publishes the summary, once a person approves it"
+  })
+
   const planner = Actor.agent("planner", (input: ResearchInput) =>
     Effect.gen(function*() {
       const sources = yield* runEvent(plan, input)
@@ -124,10 +141,11 @@ export const makeActors = () => {
       )
       const findings = results.flatMap((r) => (r.ok ? r.result ?? [] : []))
       const summary = yield* runEvent(summarise, { topic: input.topic, findings: findings.length, pace: input.pace })
-      return { topic: input.topic, sources: [...sources], findings: findings.length, summary }
+      const report = { topic: input.topic, sources: [...sources], findings: findings.length, summary }
+      return input.ask === true ? { ...report, ...(yield* runEvent(publish, summary)) } : report
     }), { output: Report, description: "plans the research and writes the report" })
 
-  return { plan, search, summarise, planner }
+  return { plan, search, summarise, publish, planner }
 }
 
 /**
@@ -138,7 +156,8 @@ export const makeActors = () => {
  */
 export const research = Workflow.make<ResearchInput, Report>({
   name: "research",
-  description: "plan → search web, papers and news in parallel (news fails once, retried) → stream a summary",
+  description:
+    "plan → search web, papers and news in parallel (news fails once, retried) → stream a summary (→ with ask, publish once a person approves)",
   input: ResearchInput,
   example: { topic: "interruptible agents", pace: 1 },
   steps: 6,

@@ -973,7 +973,7 @@ export const make = Effect.fnUntraced(function*(
           item.event._tag === "ExecutionFinished" && item.sequence > entry.view.attemptStart
         return entry.bus.streamWith({ after, untilInterrupt: false }).pipe(Stream.takeUntil(isEnd))
       }
-      if (remote !== undefined && isActive(entry.view.status)) {
+      if (remote !== undefined && (isActive(entry.view.status) || entry.view.status === "awaiting")) {
         // another process runs it: what it publishes, kept in this log (and its view) as it comes
         return Stream.concat(
           entry.bus.streamWith({ after, live: false }),

@@ -108,6 +108,10 @@ const worker = Command.make("worker", {
   ),
   topic: topicFlag,
   pace: paceFlag,
+  ask: Flag.Boolean("ask").pipe(
+    Flag.withDescription("Ask for an approval before publishing the summary; the worker waits for it (answer from any process)"),
+    Flag.withDefault(false)
+  ),
   timeout: Flag.String("timeout").pipe(
     Flag.withDescription("Interrupt with reason timeout after this long (5s, 500ms, 2m)"),
     Flag.optional
@@ -135,7 +139,11 @@ const worker = Command.make("worker", {
       after = (yield* executions.get(stateId)).lastSequence
       yield* executions.resume(stateId, { resumedBy: "cli", force: flags.force, ...runOptions })
     } else {
-      yield* executions.start(Research.research.name, { topic: flags.topic, pace: flags.pace }, {
+      yield* executions.start(Research.research.name, {
+        topic: flags.topic,
+        pace: flags.pace,
+        ...(flags.ask ? { ask: true } : {})
+      }, {
         stateId,
         startedBy: "cli",
         force: flags.force,
@@ -145,8 +153,18 @@ const worker = Command.make("worker", {
     yield* flags.json
       ? Console.log(JSON.stringify({ _tag: "WorkerStarted", stateId, url, prefix }))
       : Console.log(`Worker runs ${stateId} on ${url} (prefix ${prefix}).\nStop it from any process with: ${command} interrupt ${stateId}\n`)
-    const info = yield* follow(executions, stateId, { after, json: flags.json })
-    return yield* report(info, { json: flags.json, resumeHint: (id) => `${command} worker --resume ${id}` })
+    // a question: the worker keeps the run and waits; any process may answer it
+    const info = yield* follow(executions, stateId, {
+      after,
+      json: flags.json,
+      onQuestion: (question) =>
+        flags.json ? Effect.void : Console.log(`Answer from any process with: ${answerCommand(command, "")(stateId, question, true)}`)
+    })
+    return yield* report(info, {
+      json: flags.json,
+      resumeHint: (id) => `${command} worker --resume ${id}`,
+      answerHint: answerCommand(command, "")
+    })
   }))).pipe(
   Command.withDescription(
     "Run the research demo as a worker on Redis (REDIS_URL): stoppable from any process, journaled in Redis"

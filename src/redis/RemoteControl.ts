@@ -128,7 +128,8 @@ const answerScript = Redis.script(
     lua: `
 local owner = redis.call('GET', KEYS[1])
 if not owner then return 'not_running' end
-local request = cjson.encode({requestId = ARGV[1], owner = owner, answer = cjson.decode(ARGV[3])})
+-- the answer is embedded as sent: decoding and encoding it again would lose its key order
+local request = '{"requestId":' .. cjson.encode(ARGV[1]) .. ',"owner":' .. cjson.encode(owner) .. ',"answer":' .. ARGV[3] .. '}'
 redis.call('HSET', KEYS[2], ARGV[2], request)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PUBLISH', KEYS[3], request)

@@ -9,7 +9,8 @@ const suites: Record<string, () => Promise<ReadonlyArray<Row>>> = {
   events: async () => (await import("./events.ts")).run(),
   checkpoint: async () => (await import("./checkpoint.ts")).run(),
   redis: async () => (await import("./redis.ts")).run(),
-  http: async () => (await import("./http.ts")).run()
+  http: async () => (await import("./http.ts")).run(),
+  hitl: async () => (await import("./hitl.ts")).run()
 }
 
 const args = process.argv.slice(2)

@@ -1105,7 +1105,9 @@ export const make = Effect.fnUntraced(function*(
     Effect.gen(function*() {
       const entry = yield* fresh(id)
       const request = yield* questionOf(entry, inputId)
-      const refused = isJson(value) ? checkAnswer(request, value) : "Expected a JSON value"
+      // checked here against the question (any process can); a run of this process checks it with
+      // the Schema itself, when its step takes it
+      const refused = !isJson(value) ? "Expected a JSON value" : entry.current === undefined ? checkAnswer(request, value) : undefined
       if (refused !== undefined) {
         return yield* new InvalidAnswer({ executionId: id, inputId: request.inputId, message: refused })
       }

@@ -119,19 +119,36 @@ const firstLine = (text: string) => text.split("\n").map((line) => line.trim()).
  * @since 0.2.0
  */
 export const checkAnswer = (request: InputRequest, value: unknown): string | undefined => {
-  let schema: Schema.Top
-  try {
-    schema = SchemaRepresentation.fromRepresentation(SchemaRepresentation.fromJson(request.answer), { revivers })
-  } catch {
-    schema = Schema.Unknown
-  }
-  const decoded = Schema.decodeUnknownExit(schema as Schema.Codec<unknown, unknown>)(value)
+  const decoded = Schema.decodeUnknownExit(answerSchemaOf(request))(value)
   if (Exit.isFailure(decoded)) return firstLine(String(Exit.findErrorOption(decoded).pipe((o) => o._tag === "Some" ? o.value.message : "invalid")))
-  if (request.choices !== undefined && !request.choices.some((choice) => sameJson(choice, value))) {
-    return `Expected one of ${request.choices.map((c) => JSON.stringify(c)).join(", ")}, got ${JSON.stringify(value)}`
-  }
-  return undefined
+  return notAChoice(request, value)
 }
+
+// Rebuilding a Schema from its representation costs far more than checking a value: once per
+// question (its representation's text).
+const answerSchemas = new Map<string, Schema.Codec<unknown, unknown>>()
+const answerSchemaOf = (request: InputRequest): Schema.Codec<unknown, unknown> => {
+  const key = JSON.stringify(request.answer)
+  let schema = answerSchemas.get(key)
+  if (schema === undefined) {
+    try {
+      schema = SchemaRepresentation.fromRepresentation(SchemaRepresentation.fromJson(request.answer), { revivers }) as Schema.Codec<
+        unknown,
+        unknown
+      >
+    } catch {
+      schema = Schema.Unknown
+    }
+    if (answerSchemas.size >= 1000) answerSchemas.clear()
+    answerSchemas.set(key, schema)
+  }
+  return schema
+}
+
+const notAChoice = (request: InputRequest, value: unknown): string | undefined =>
+  request.choices !== undefined && !request.choices.some((choice) => sameJson(choice, value))
+    ? `Expected one of ${request.choices.map((c) => JSON.stringify(c)).join(", ")}, got ${JSON.stringify(value)}`
+    : undefined
 
 // -----------------------------------------------------------------------------
 // Asking
@@ -186,13 +203,13 @@ const ask = <S extends Schema.Top>(
     }
     yield* journal.ask(request, step?.attempt ?? 1)
 
-    // A value the representation lets through but the Schema refuses is refused here, before it is
-    // journaled.
+    // The step checks an answer with the Schema itself (and the choices), before it is journaled.
     const check = (value: Schema.Json): string | undefined => {
-      const shape = checkAnswer(request, value)
-      if (shape !== undefined) return shape
       const exit = decodeExit(value)
-      return Exit.isSuccess(exit) ? undefined : firstLine(String(Exit.findErrorOption(exit).pipe((o) => o._tag === "Some" ? o.value.message : "invalid")))
+      if (Exit.isFailure(exit)) {
+        return firstLine(String(Exit.findErrorOption(exit).pipe((o) => o._tag === "Some" ? o.value.message : "invalid")))
+      }
+      return notAChoice(request, value)
     }
 
     // An answer the resume brought: taken now if it is good; otherwise it is refused, and the

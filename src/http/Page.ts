@@ -11,8 +11,15 @@
  *   (nested by address), one bar per call from its start to its end, coloured by status, the steps a
  *   resume replayed from the checkpoint hatched, the interrupt as a vertical line and each attempt as
  *   a band. The timeline is built from the run's events (the stream replays the whole history).
- * - The run card is a list of sections (`section(...)` in the script): a new card (such as the
- *   "waiting for you" card of human-in-the-loop inputs) is one more entry.
+ * - The run card is a list of sections (`section(...)` in the script), one of them the "✋ Waiting for
+ *   you" card: each question a step asked a person (`info.inputs`) with its prompt, where it was asked,
+ *   its deadline and what happens then, and a way to answer it: Approve / Reject (with an optional
+ *   reason) for an approval, one button per choice, or a small form built from the answer's JSON
+ *   Schema (text, number, yes/no, a select, one field per property of a simple object, else JSON). The
+ *   answer is POSTed to `/api/executions/:id/inputs/:inputId`; a refusal shows the server's message
+ *   in the card. The runs table says how many questions a run has and filters the runs that wait
+ *   ("Needs me"); the timeline draws each wait striped, from the question to its answer (or to the end
+ *   of a parked attempt); the events say `✋ waiting for you: …` and `✓ answered …` as the CLI does.
  * - Errors are the server's readable messages (every error body is `{ _tag, message }`).
  *
  * Security: the token is entered once and kept in `sessionStorage` (this tab only); every request
@@ -29,10 +36,11 @@ import { createHash } from "node:crypto"
 const style = String.raw`
 :root { color-scheme: light dark; --fg: #1d232b; --muted: #5d6875; --bg: #f6f7f9; --card: #fff; --line: #d9dee4;
   --accent: #2458d6; --danger: #c2352b; --ok: #1f8a4c; --warn: #b86e00; --int: #8a3fd1; --hover: rgba(36, 88, 214, .08);
-  --band: rgba(36, 88, 214, .05); --band2: rgba(36, 88, 214, .11); }
+  --band: rgba(36, 88, 214, .05); --band2: rgba(36, 88, 214, .11); --wait: #8a5a00; --wait-bg: rgba(212, 160, 23, .16); }
 @media (prefers-color-scheme: dark) { :root { --fg: #e7ebf0; --muted: #9aa6b2; --bg: #14181d; --card: #1c2128;
   --line: #2d343d; --accent: #6d9bff; --danger: #ff6b5e; --ok: #4cc38a; --warn: #f0a742; --int: #c489ff;
-  --hover: rgba(109, 155, 255, .12); --band: rgba(109, 155, 255, .06); --band2: rgba(109, 155, 255, .13); } }
+  --hover: rgba(109, 155, 255, .12); --band: rgba(109, 155, 255, .06); --band2: rgba(109, 155, 255, .13);
+  --wait: #e3b341; --wait-bg: rgba(227, 179, 65, .14); } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
 a { color: var(--accent); }
@@ -53,6 +61,7 @@ textarea { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-siz
 button { font: inherit; padding: 6px 14px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; margin-top: 10px; }
 button.secondary { background: transparent; color: var(--accent); }
 button.danger { background: var(--danger); border-color: var(--danger); }
+button.ok { background: var(--ok); border-color: var(--ok); }
 button:disabled { opacity: .5; cursor: default; }
 .error { color: var(--danger); margin: 6px 0 0; overflow-wrap: anywhere; } .error:empty { display: none; }
 .note { color: var(--warn); margin: 6px 0 0; } .note:empty { display: none; }
@@ -60,13 +69,31 @@ button:disabled { opacity: .5; cursor: default; }
 .meta { color: var(--muted); margin: 0 0 6px; overflow-wrap: anywhere; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 .badge { font-size: 12px; padding: 1px 8px; border-radius: 10px; border: 1px solid currentColor; white-space: nowrap; }
-.s-running, .s-awaiting { color: var(--accent); } .s-cancelling { color: var(--warn); } .s-completed { color: var(--ok); }
+.s-running { color: var(--accent); } .s-awaiting { color: var(--wait); background: var(--wait-bg); font-weight: 600; } .s-cancelling { color: var(--warn); } .s-completed { color: var(--ok); }
 .s-interrupted { color: var(--int); } .s-failed { color: var(--danger); } .s-lost { color: var(--warn); }
 .banner { border: 1px solid var(--int); border-left-width: 4px; border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
 .banner strong { color: var(--int); } .banner p { margin: 4px 0 0; }
 .banner.lost { border-color: var(--warn); } .banner.lost strong { color: var(--warn); }
 .banner dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 12px; margin: 6px 0 0; }
 .banner dt { color: var(--muted); } .banner dd { margin: 0; overflow-wrap: anywhere; }
+.waiting { border: 1px solid var(--wait); border-left-width: 4px; border-radius: 6px; padding: 8px 12px; margin: 8px 0; background: var(--wait-bg); }
+.waiting > h3 { margin: 0 0 2px; color: var(--wait); font-size: 14px; text-transform: none; letter-spacing: 0; display: flex; gap: 8px; flex-wrap: wrap; align-items: baseline; }
+.waiting > h3 .muted { font-weight: 400; font-size: 12px; }
+.waiting .parked { margin: 0 0 4px; font-size: 12px; color: var(--muted); }
+.ask { padding: 8px 0 4px; border-top: 1px dashed var(--wait); min-width: 0; } .ask:first-of-type { border-top: 0; }
+.ask .prompt { margin: 0; font-weight: 600; font-size: 15px; overflow-wrap: anywhere; white-space: pre-wrap; }
+.ask .where { margin: 2px 0 0; color: var(--muted); font-size: 12px; overflow-wrap: anywhere; }
+.ask .deadline { margin: 4px 0 0; font-size: 12px; overflow-wrap: anywhere; }
+.ask pre.output { margin: 6px 0 0; max-height: 160px; }
+.ask form { margin: 0; } .ask .actions button { margin-top: 10px; }
+.ask label .req { color: var(--danger); } .ask label .hint { color: var(--muted); font-weight: 400; }
+.ask label.check { display: flex; gap: 8px; align-items: center; color: var(--fg); font-size: 14px; }
+.ask input[type=checkbox] { width: auto; margin: 0; }
+.ask details { margin: 6px 0 0; font-size: 12px; color: var(--muted); } .ask details pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 4px 0 0; }
+.ask-status { margin: 6px 0 0; color: var(--ok); font-weight: 600; overflow-wrap: anywhere; } .ask-status:empty { display: none; }
+.ask-status.busy { color: var(--muted); font-weight: 400; }
+.ask.answered .controls { display: none; }
+.answered-note { margin: 8px 0 0; color: var(--ok); overflow-wrap: anywhere; } .answered-note:empty { display: none; }
 .bar { height: 6px; border-radius: 3px; background: var(--line); overflow: hidden; margin: 10px 0 4px; }
 .bar div { height: 100%; width: 0; background: var(--accent); transition: width .2s; }
 .actions { display: flex; gap: 8px; flex-wrap: wrap; }
@@ -88,7 +115,8 @@ pre.failure { color: var(--danger); }
 .tl-label { font-size: 12px; fill: var(--fg); } .tl-kind { font-size: 10px; fill: var(--muted); }
 .seg { stroke-width: 1; }
 .st-completed { fill: var(--ok); } .st-failed { fill: var(--danger); } .st-retried { fill: var(--warn); }
-.st-interrupted { fill: var(--int); } .st-awaiting { fill: var(--warn); opacity: .55; }
+.st-interrupted { fill: var(--int); } .st-awaiting { fill: var(--wait-bg); stroke: var(--wait); }
+.tl-wait { fill: url(#tl-wait); stroke: var(--wait); stroke-width: 1; } .wait-bg { fill: var(--card); } .wait-line { stroke: var(--wait); stroke-width: 3; }
 .st-cancelled, .st-lost { fill: var(--muted); opacity: .6; }
 .st-running { fill: var(--accent); animation: pulse 1.2s ease-in-out infinite; }
 .st-recovered { fill: url(#tl-hatch); stroke: var(--ok); }
@@ -101,6 +129,7 @@ pre.failure { color: var(--danger); }
 .legend i { display: inline-block; width: 18px; height: 10px; border-radius: 2px; vertical-align: -1px; margin-right: 5px; }
 .sw-completed { background: var(--ok); } .sw-failed { background: var(--danger); } .sw-retried { background: var(--warn); }
 .sw-interrupted { background: var(--int); } .sw-running { background: var(--accent); }
+.sw-awaiting { border: 1px solid var(--wait); background: repeating-linear-gradient(135deg, var(--wait) 0 3px, transparent 3px 6px); }
 .sw-recovered { border: 1px solid var(--ok); background: repeating-linear-gradient(135deg, var(--ok) 0 2px, transparent 2px 5px); }
 .legend i.sw-line { width: 0; border-left: 2px dashed var(--int); border-radius: 0; height: 12px; margin: 0 8px; }
 .sw-band { background: var(--band2); border: 1px solid var(--line); }
@@ -110,11 +139,17 @@ pre.failure { color: var(--danger); }
 .details button { margin-top: 0; }
 #events { list-style: none; margin: 0; padding: 0; max-height: 320px; overflow: auto; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 #events li { padding: 2px 0; border-bottom: 1px dotted var(--line); white-space: pre-wrap; overflow-wrap: anywhere; }
-#events li.k-interrupted, #events li.k-finished, #events li.k-started { font-weight: 600; }
+#events li.k-interrupted, #events li.k-finished, #events li.k-started, #events li.k-waiting, #events li.k-input { font-weight: 600; }
+#events li.k-waiting { color: var(--wait); }
 .table-box { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; } th, td { text-align: left; vertical-align: top; padding: 5px 6px; border-bottom: 1px solid var(--line); }
 td code { overflow-wrap: anywhere; } td .sub { display: block; color: var(--muted); font-size: 12px; } td.num { white-space: nowrap; }
 th { color: var(--muted); font-weight: 500; font-size: 12px; } tbody tr { cursor: pointer; }
+td .questions { color: var(--wait); font-size: 12px; font-weight: 600; white-space: nowrap; }
+#runs-card h2 button { margin: 0 0 0 auto; padding: 2px 10px; font-size: 12px; }
+button.toggle { background: transparent; color: var(--fg); border-color: var(--line); }
+button.toggle.attention { border-color: var(--wait); color: var(--wait); font-weight: 600; }
+button.toggle[aria-pressed="true"] { background: var(--wait-bg); border-color: var(--wait); color: var(--fg); }
 tbody tr:hover, tbody tr.selected { background: var(--hover); }
 [hidden] { display: none !important; }
 @media (max-width: 900px) { main { grid-template-columns: minmax(0, 1fr); } #run-card { order: -1; } #no-run { display: none; } }
@@ -132,6 +167,8 @@ const script = String.raw`
   const $ = (id) => document.getElementById(id);
   // A run is followed live while an attempt is under way or waits.
   const isActive = (status) => status === "running" || status === "cancelling" || status === "awaiting";
+  // Parked: the attempt ended while a step waits for a person; no process holds the run, an answer resumes it.
+  const isParked = (info) => info.status === "awaiting" && info.finishedAt !== undefined;
   const symbols = { started: "▶", completed: "✓", failed: "✗", interrupted: "■", cancelling: "…", recovered: "↺", retrying: "↻", awaiting: "⏸", human_intervention: "✋" };
 
   const state = {
@@ -144,7 +181,10 @@ const script = String.raw`
     dateSkew: null,    // the server's clock minus ours, by its Date header (to the second)
     focus: null,       // the timeline step shown in the details
     ticker: null,      // re-renders the timeline while the run is live
-    runsTimer: null
+    tickerEvery: 0,    // its interval (ms)
+    runsTimer: null,
+    runs: [],          // the last runs list
+    needsMe: false     // the runs table shows only the runs that wait for an answer
   };
 
   // --- DOM: text is always a text node, never parsed as HTML -------------------------------------
@@ -182,6 +222,8 @@ const script = String.raw`
   // A result in full: text as it is, anything else as indented JSON.
   const pretty = (value) => typeof value === "string" ? value : JSON.stringify(value, null, 2);
   const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+  // A value as JSON, clipped (how the CLI shows an answer).
+  const json = (value, max) => { const text = JSON.stringify(value === undefined ? null : value); return text.length <= (max || 90) ? text : text.slice(0, (max || 90) - 1) + "…"; };
 
   // Steps done, of what: the workflow's expected steps when it says (its total never jumps), else the
   // steps begun so far. The run card and the runs table both show this.
@@ -219,7 +261,7 @@ const script = String.raw`
     if (date !== null) state.dateSkew = date - Date.now();
     const text = await response.text();
     if (response.status === 401) { signOut("The server rejected the token: enter it again."); throw new Unauthorized("unauthorized"); }
-    if (!response.ok) throw new Error(messageOf(response.status, text));
+    if (!response.ok) { const error = new Error(messageOf(response.status, text)); error.status = response.status; throw error; }
     return text === "" ? null : JSON.parse(text);
   }
   const report = (node) => (error) => { if (!(error instanceof Unauthorized)) node.textContent = (error && error.message) || String(error); };
@@ -280,11 +322,13 @@ const script = String.raw`
   function runRow(run) {
     const { done, total } = progressOf(run.progress);
     const selected = run.executionId === state.id;
-    const row = h("tr", { "data-id": run.executionId, "data-testid": "run-row", class: selected ? "selected" : null },
+    const row = h("tr", { "data-id": run.executionId, "data-testid": "run-row", "data-status": run.status, class: selected ? "selected" : null },
       h("td", {},
         h("code", {}, h("a", { href: hrefOf(run.executionId), "aria-current": selected ? "page" : null }, run.executionId)),
         h("span", { class: "sub" }, run.workflow + (run.startedBy ? " · " + run.startedBy : "") + " · " + time(run.createdAt))),
-      h("td", {}, h("span", { class: "badge s-" + run.status }, run.status)),
+      h("td", {}, h("span", { class: "badge s-" + run.status }, run.status),
+        run.status === "awaiting" && run.inputs && run.inputs.length > 0
+          ? h("span", { class: "questions", "data-testid": "run-questions" }, " · " + plural(run.inputs.length, "question")) : null),
       h("td", { class: "num", "data-testid": "run-steps", title: "steps done / " + (run.progress.total !== undefined ? "expected" : "begun") }, done + " / " + total));
     row.addEventListener("click", (event) => { if (!event.target.closest("a")) go(run.executionId); });
     return row;
@@ -292,12 +336,26 @@ const script = String.raw`
   // The selected run's row shows the freshest of the two answers, so the table and the card agree.
   const fresher = (a, b) => (b !== null && b.lastSequence > a.lastSequence) ? b : a;
   async function refreshRuns() {
-    const runs = await api("GET", "/api/executions");
-    const rows = runs.map((run) => runRow(run.executionId === state.id ? fresher(run, state.info) : run));
-    keepingFocus(() => $("runs").replaceChildren(...(rows.length > 0 ? rows : [h("tr", {}, h("td", { colspan: 3, class: "muted" }, "No runs yet."))])));
-    const mine = runs.find((run) => run.executionId === state.id);
+    state.runs = await api("GET", "/api/executions");
+    renderRuns();
+    const mine = state.runs.find((run) => run.executionId === state.id);
     if (mine && state.info && (mine.lastSequence > state.info.lastSequence || mine.status !== state.info.status)) refreshSelected();
   }
+  // "Needs me": the runs that wait for an answer (their count on the toggle), or every run.
+  function renderRuns() {
+    const runs = state.runs.map((run) => run.executionId === state.id ? fresher(run, state.info) : run);
+    const waiting = runs.filter((run) => run.status === "awaiting");
+    const toggle = $("needs-me");
+    $("needs-me-count").textContent = String(waiting.length);
+    toggle.setAttribute("aria-pressed", state.needsMe ? "true" : "false");
+    toggle.classList.toggle("attention", waiting.length > 0);
+    const shown = state.needsMe ? waiting : runs;
+    const rows = shown.map(runRow);
+    const empty = state.needsMe ? "No run waits for you." : "No runs yet.";
+    keepingFocus(() => $("runs").replaceChildren(...(rows.length > 0 ? rows : [h("tr", {}, h("td", { colspan: 3, class: "muted", "data-testid": "runs-empty" }, empty))])));
+  }
+  $("needs-me").addEventListener("click", () => { state.needsMe = !state.needsMe; renderRuns(); refreshRuns().catch(() => {}); });
+
   function updateRow(info) {
     const old = Array.from($("runs").querySelectorAll("tr[data-id]")).find((row) => row.getAttribute("data-id") === info.executionId);
     if (old) keepingFocus(() => old.replaceWith(runRow(info)));
@@ -339,7 +397,9 @@ const script = String.raw`
   // --- the timeline model: the run's events folded into attempts and steps ----------------------------------
   // An attempt: from its ExecutionStarted to its ExecutionFinished, with its interrupts. A step (an
   // actor call, by address and occurrence): its segments, one per call attempt per run attempt.
-  const newModel = () => ({ attempts: [], steps: new Map(), lastTs: 0, skew: null });
+  // A wait: from a step's question (its awaiting event) to its answer (the input event), or to the end
+  // of the attempt (parked, interrupted); by input id.
+  const newModel = () => ({ attempts: [], steps: new Map(), waits: new Map(), lastTs: 0, skew: null });
 
   function fold(model, sequence, kind, e) {
     const ts = parseTime(e.timestamp || e.at || (e.signal && e.signal.triggeredAt));
@@ -359,13 +419,27 @@ const script = String.raw`
     }
     attempt.lastTs = Math.max(attempt.lastTs, ts);
     if (kind === "execution") foldStep(model, attempt, sequence, e, ts);
+    else if (kind === "input") {
+      const wait = model.waits.get(e.inputId);
+      if (wait === undefined || e.status !== "answered") return;
+      if (wait.end === null) wait.end = ts;
+      wait.answered = { value: e.value, answeredBy: e.answeredBy, defaulted: e.defaulted === true };
+      const segment = wait.segment;
+      if (segment.end === null && segment.status === "awaiting" && segment.waits.every((w) => w.end !== null)) segment.status = "running";
+    }
     else if (kind === "interrupted") attempt.interrupts.push({ at: ts, requested: parseTime(e.signal.triggeredAt), signal: e.signal, via: e.via });
     else if (kind === "finished") {
       attempt.end = ts; attempt.status = e.status;
       for (const step of model.steps.values()) {
         for (const segment of step.segments) {
-          if (segment.attempt === attempt && segment.end === null) { segment.end = ts; segment.status = e.status === "interrupted" ? "interrupted" : "cancelled"; }
+          if (segment.attempt === attempt && segment.end === null) {
+            segment.end = ts;
+            segment.status = e.status === "interrupted" ? "interrupted" : e.status === "awaiting" ? "awaiting" : "cancelled";
+          }
         }
+      }
+      for (const wait of model.waits.values()) {
+        if (wait.attempt === attempt && wait.end === null) { wait.end = ts; wait.parked = e.status === "awaiting"; }
       }
     }
   }
@@ -394,6 +468,7 @@ const script = String.raw`
         // no start in the history (a journal read back): the call ran for its executionTime
         const segment = open || step.segments[step.segments.push({ attempt, call: e.attempt, start: e.executionTime !== undefined ? ts - e.executionTime : ts, end: null }) - 1];
         segment.end = ts; segment.status = e.status;
+        for (const wait of segment.waits || []) if (wait.end === null) wait.end = ts;
         keep(segment);
         break;
       }
@@ -403,10 +478,15 @@ const script = String.raw`
       case "recovered":
         step.segments.push(keep({ attempt, call: e.attempt, start: ts, end: ts, status: "recovered" }));
         break;
-      case "awaiting": case "human_intervention":
-        if (open) open.status = "awaiting";
-        else step.segments.push({ attempt, call: e.attempt, start: ts, end: null, status: "awaiting" });
+      case "awaiting": case "human_intervention": {
+        const segment = open || step.segments[step.segments.push({ attempt, call: e.attempt, start: ts, end: null }) - 1];
+        segment.status = "awaiting";
+        const input = e.input || {};
+        const wait = { inputId: input.inputId, prompt: input.prompt || e.message || "", kind: input.kind, attempt, segment, start: ts, end: null, parked: false, answered: null };
+        (segment.waits || (segment.waits = [])).push(wait);
+        if (wait.inputId !== undefined) model.waits.set(wait.inputId, wait);
         break;
+      }
     }
   }
 
@@ -438,14 +518,13 @@ const script = String.raw`
     return step.occurrence > 1 ? name + " #" + step.occurrence : name;
   };
   const statusWords = { completed: "completed", failed: "failed", retried: "failed, then retried", interrupted: "interrupted",
-    recovered: "recovered from the checkpoint (not run again)", running: "running", awaiting: "awaiting", cancelled: "cancelled", lost: "unfinished (lost)" };
+    recovered: "recovered from the checkpoint (not run again)", running: "running", awaiting: "waiting for an answer", cancelled: "cancelled", lost: "unfinished (lost)" };
   const niceSteps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 144e5, 216e5, 432e5, 864e5];
   const niceStep = (ms) => niceSteps.find((s) => s >= ms) || Math.ceil(ms / 864e5) * 864e5;
 
   // --- the run card: a list of sections -------------------------------------------------------------
   // Each section builds its node once and renders the run ({ id, info, model }) into it. A new card
-  // of the run (the "waiting for you" card of pendingInputs, say) is one more section() call, placed
-  // where it should show.
+  // of the run is one more section() call, placed where it should show.
   const sections = [];
   const section = (name, spec) => sections.push({ name, node: null, ...spec });
 
@@ -485,7 +564,298 @@ const script = String.raw`
     }
   });
 
-  // (the "waiting for you" card of human-in-the-loop inputs goes here)
+  // --- the "waiting for you" card: the questions the run's steps asked a person ------------------------
+  // One entry per waiting input (info.inputs), built once and kept while it is listed, so what is typed
+  // in it survives the re-renders. An answer is POSTed; the entry says "Answered" and goes once the run
+  // no longer lists the input. A refusal (400) shows the server's message and the form stays; an answer
+  // that came from elsewhere first (409) or an input that is gone (404) shows the message until dismissed.
+  const asks = new Map(); // inputId → { request, node, controls, error, status, deadline, sending, answered, keep }
+
+  section("waiting", {
+    build: () => h("div", {},
+      h("div", { class: "waiting", id: "waiting", "data-testid": "waiting", role: "region", "aria-labelledby": "waiting-title", hidden: true },
+        h("h3", { id: "waiting-title" }, "✋ Waiting for you", h("span", { class: "muted", id: "waiting-count" })),
+        h("p", { class: "parked", id: "waiting-parked", "data-testid": "waiting-parked", hidden: true },
+          "Parked: no process holds this run while it waits. Your answer resumes it; the steps it finished are not run again."),
+        h("div", { id: "waiting-list" })),
+      h("p", { class: "answered-note", id: "answered-note", "data-testid": "answered-note", role: "status", tabindex: -1 })),
+    reset: () => { asks.clear(); $("waiting-list").replaceChildren(); $("answered-note").textContent = ""; },
+    render: ({ id, info }) => {
+      const listed = new Set(info.inputs.map((request) => request.inputId));
+      const list = $("waiting-list");
+      let lostFocus = false;
+      for (const [inputId, ask] of asks) {
+        if (listed.has(inputId) || ask.sending || ask.keep) continue;
+        lostFocus = lostFocus || ask.node.contains(document.activeElement);
+        ask.node.remove(); asks.delete(inputId);
+      }
+      let i = 0;
+      for (const request of info.inputs) {
+        let ask = asks.get(request.inputId);
+        if (ask === undefined) { ask = makeAsk(id, request); asks.set(request.inputId, ask); }
+        if (list.children[i] !== ask.node) list.insertBefore(ask.node, list.children[i] || null);
+        i++;
+      }
+      for (const ask of asks.values()) renderDeadline(ask);
+      const open = Array.from(asks.values()).filter((ask) => !ask.answered).length;
+      $("waiting").hidden = asks.size === 0;
+      $("waiting-count").textContent = open > 1 ? plural(open, "question") : "";
+      $("waiting-parked").hidden = !(isParked(info) && info.inputs.length > 0);
+      // the answered entry had the focus: it goes to the next question, or to what was said of the answer
+      if (lostFocus) {
+        const next = list.querySelector(".ask:not(.answered) button:not([disabled]), .ask:not(.answered) input, .ask:not(.answered) textarea, .ask:not(.answered) select");
+        (next || $("answered-note")).focus({ preventScroll: true });
+      }
+    }
+  });
+
+  // A deadline and what happens then: the default becomes the answer, or the run stops (timeout).
+  function renderDeadline(ask) {
+    const request = ask.request;
+    if (ask.deadline === null) return;
+    const at = parseTime(request.deadline);
+    const now = Date.now() + (state.dateSkew || 0);
+    const left = at === null ? null : at - now;
+    const when = at === null ? String(request.deadline) : clock(at) + (left > 0 ? " (in " + duration(Math.max(1000, Math.round(left / 1000) * 1000)) + ")" : " (passed)");
+    const then = request.default !== undefined ? "then the default is the answer: " + json(request.default, 120) : "then the run stops (timeout)";
+    const text = "⏱ Answer by " + when + "; " + then + ".";
+    if (ask.deadline.textContent !== text) ask.deadline.textContent = text;
+  }
+
+  function makeAsk(runId, request) {
+    const promptId = "ask-prompt-" + request.inputId;
+    const ask = { request, runId, sending: false, answered: null, keep: false };
+    ask.error = h("p", { class: "error", role: "alert", "data-testid": "ask-error" });
+    ask.status = h("p", { class: "ask-status", role: "status", "data-testid": "ask-status" });
+    ask.deadline = request.deadline !== undefined ? h("p", { class: "deadline", "data-testid": "ask-deadline", title: request.deadline }) : null;
+    ask.controls = h("div", { class: "controls" },
+      request.kind === "approval" ? approvalControls(ask) : Array.isArray(request.choices) ? choiceControls(ask) : formControls(ask));
+    ask.node = h("div", { class: "ask", role: "group", "aria-labelledby": promptId, "data-testid": "ask", "data-input-id": request.inputId, "data-kind": request.kind },
+      h("p", { class: "prompt", id: promptId, "data-testid": "ask-prompt" }, request.prompt),
+      h("p", { class: "where" }, (request.kind === "approval" ? "Approval asked by " : "Asked by ") , h("code", {}, request.address + (request.occurrence > 1 ? " #" + request.occurrence : "")), " · ", h("code", {}, request.inputId)),
+      request.tool !== undefined ? h("p", { class: "where" }, "Tool ", h("code", {}, request.tool), request.toolInput !== undefined ? " with" : "") : null,
+      request.toolInput !== undefined ? h("pre", { class: "output", "data-testid": "ask-tool-input", tabindex: 0 }, short(pretty(request.toolInput), 2000)) : null,
+      ask.deadline, ask.controls, ask.error, ask.status);
+    renderDeadline(ask);
+    return ask;
+  }
+
+  // The answer, POSTed; the controls are disabled meanwhile.
+  async function send(ask, value) {
+    if (ask.sending || ask.answered) return;
+    const id = ask.runId, inputId = ask.request.inputId;
+    const fields = Array.from(ask.controls.querySelectorAll("button, input, select, textarea"));
+    const focused = fields.includes(document.activeElement) ? document.activeElement : null;
+    ask.sending = true;
+    for (const field of fields) field.disabled = true;
+    ask.error.textContent = ""; ask.status.textContent = "Sending…"; ask.status.className = "ask-status busy";
+    try {
+      const receipt = await api("POST", runPath(id, "/inputs/" + encodeURIComponent(inputId)), { value });
+      ask.answered = receipt;
+      ask.node.classList.add("answered");
+      ask.status.className = "ask-status";
+      ask.status.textContent = "✓ Answered: " + json(receipt.value) + (receipt.answeredBy ? " (by " + receipt.answeredBy + ")" : "");
+      if (id === state.id) $("answered-note").textContent = "✓ Answered " + inputId + ": " + json(receipt.value) + (receipt.answeredBy ? " (by " + receipt.answeredBy + ")" : "") + ".";
+    } catch (error) {
+      ask.status.textContent = ""; ask.status.className = "ask-status";
+      if (!(error instanceof Unauthorized)) ask.error.textContent = (error && error.message) || String(error);
+      if (error && (error.status === 404 || error.status === 409)) {
+        // answered elsewhere first, or gone: nothing to answer here any more
+        ask.keep = true;
+        const dismiss = h("button", { type: "button", class: "secondary", "data-testid": "ask-dismiss", onclick: () => { ask.keep = false; renderRun(); } }, "Dismiss");
+        ask.controls.replaceChildren(h("div", { class: "actions" }, dismiss));
+        dismiss.focus({ preventScroll: true });
+      } else {
+        for (const field of fields) field.disabled = false;
+        if (focused !== null) focused.focus({ preventScroll: true });
+      }
+    } finally {
+      ask.sending = false;
+    }
+    if (id !== state.id) return;
+    wake();
+    await refreshSelected();
+    follow(id);
+  }
+
+  function approvalControls(ask) {
+    const key = ask.request.inputId;
+    const reason = h("input", { id: "reason-" + key, "data-testid": "reject-reason", maxlength: 1000, placeholder: "e.g. not this week", autocomplete: "off" });
+    const reject = h("button", { type: "button", class: "danger", "data-testid": "reject", "aria-expanded": "false", "aria-controls": "reject-" + key }, "Reject…");
+    const closeForm = () => { form.hidden = true; reject.setAttribute("aria-expanded", "false"); reject.focus(); };
+    const form = h("form", { id: "reject-" + key, "data-testid": "reject-form", hidden: true, novalidate: true,
+        onsubmit: (event) => { event.preventDefault(); const why = reason.value.trim(); send(ask, why === "" ? { approved: false } : { approved: false, reason: why }); },
+        onkeydown: (event) => { if (event.key === "Escape") closeForm(); } },
+      h("label", { for: "reason-" + key }, "Why reject it? (optional)"), reason,
+      h("div", { class: "actions" },
+        h("button", { type: "submit", class: "danger", "data-testid": "reject-confirm" }, "Reject"),
+        h("button", { type: "button", class: "secondary", onclick: closeForm }, "Cancel")));
+    reject.addEventListener("click", () => { form.hidden = false; reject.setAttribute("aria-expanded", "true"); reason.focus(); });
+    return h("div", {},
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "ok", "data-testid": "approve", onclick: () => send(ask, { approved: true }) }, "Approve"),
+        reject),
+      form);
+  }
+
+  function choiceControls(ask) {
+    const fallback = ask.request.default === undefined ? null : JSON.stringify(ask.request.default);
+    return h("div", { class: "actions", role: "group", "aria-label": "Choices" },
+      ...ask.request.choices.map((choice) => {
+        const text = JSON.stringify(choice);
+        return h("button", { type: "button", "data-testid": "choice", "data-value": text, title: text === fallback ? "the default once the deadline passes" : null,
+          onclick: () => send(ask, choice) }, text, text === fallback ? " (default)" : null);
+      }));
+  }
+
+  // --- a small form from the answer's JSON Schema ---------------------------------------------------------
+  const NON_FINITE = ["Infinity", "-Infinity", "NaN"];
+  // What a JSON Schema asks for: string, number, boolean, enum, an object of those, or any JSON.
+  function shapeOf(schema) {
+    if (schema === null || typeof schema !== "object" || Array.isArray(schema)) return { kind: "json" };
+    if (Array.isArray(schema.enum)) return { kind: "enum", values: schema.enum };
+    if ("const" in schema) return { kind: "enum", values: [schema.const] };
+    const branches = schema.anyOf || schema.oneOf;
+    if (Array.isArray(branches)) {
+      const shapes = branches.map(shapeOf);
+      if (shapes.length > 0 && shapes.every((s) => s.kind === "enum")) return { kind: "enum", values: shapes.flatMap((s) => s.values) };
+      // a number that may also be "Infinity", "-Infinity" or "NaN" (how Schema.Number writes those)
+      const numbers = shapes.filter((s) => s.kind === "number");
+      if (numbers.length === 1 && shapes.every((s) => s.kind === "number" || (s.kind === "enum" && s.values.every((v) => NON_FINITE.includes(v))))) return numbers[0];
+      return { kind: "json" };
+    }
+    switch (schema.type) {
+      case "string": return { kind: "string", schema };
+      case "number": return { kind: "number", schema };
+      case "integer": return { kind: "number", integer: true, schema };
+      case "boolean": return { kind: "boolean" };
+      case "object": {
+        const properties = schema.properties;
+        if (properties === null || typeof properties !== "object" || Array.isArray(properties)) return { kind: "json" };
+        const required = Array.isArray(schema.required) ? schema.required : [];
+        const fields = Object.entries(properties).map(([name, s]) => ({ name, shape: shapeOf(s), required: required.includes(name) }));
+        if (fields.length === 0 || fields.some((f) => f.shape.kind === "json" || f.shape.kind === "object")) return { kind: "json" };
+        return { kind: "object", fields };
+      }
+    }
+    return { kind: "json" };
+  }
+  // A short note of a field's limits, from its schema.
+  function hintOf(shape) {
+    const s = shape.schema || {};
+    if (shape.kind === "number") {
+      const low = s.minimum !== undefined && s.minimum > -9007199254740991 ? s.minimum : s.exclusiveMinimum;
+      const high = s.maximum !== undefined && s.maximum < 9007199254740991 ? s.maximum : s.exclusiveMaximum;
+      const what = shape.integer ? "a whole number" : "a number";
+      return low !== undefined && high !== undefined ? what + ", " + low + " to " + high : low !== undefined ? what + " from " + low : high !== undefined ? what + " up to " + high : what;
+    }
+    if (shape.kind === "string") {
+      if (s.minLength !== undefined && s.maxLength !== undefined) return s.minLength + " to " + s.maxLength + " characters";
+      if (s.minLength !== undefined) return "at least " + plural(s.minLength, "character");
+      if (s.maxLength !== undefined) return "at most " + plural(s.maxLength, "character");
+    }
+    return "";
+  }
+  const labelOf = (value) => typeof value === "string" ? value : JSON.stringify(value);
+
+  // One field: its nodes, and read() → { value } | { empty: true } | { error }.
+  // required: true (marked *), false ("optional"), null (the whole answer: needed, not marked).
+  function fieldOf(shape, key, name, required, initial) {
+    const id = "ask-" + key;
+    const hint = hintOf(shape);
+    const label = (text) => h("label", { for: id }, text, required === true ? h("span", { class: "req", title: "required" }, " *") : required === false ? h("span", { class: "hint" }, " (optional)") : null,
+      hint ? h("span", { class: "hint" }, " — " + hint) : null);
+    const common = { id, "data-testid": "ask-field", "data-name": name, "aria-required": required === true ? "true" : null };
+    switch (shape.kind) {
+      case "string": {
+        const input = h("input", { ...common, type: "text", autocomplete: "off", spellcheck: "false" });
+        if (typeof initial === "string") input.value = initial;
+        return { nodes: [label(name), input], focus: input, read: () => input.value === "" && required === false ? { empty: true } : { value: input.value } };
+      }
+      case "number": {
+        const input = h("input", { ...common, type: "number", inputmode: shape.integer ? "numeric" : "decimal", step: shape.integer ? 1 : "any" });
+        if (typeof initial === "number") input.value = String(initial);
+        return { nodes: [label(name), input], focus: input, read: () => {
+          const text = input.value.trim();
+          if (text === "") return input.validity && input.validity.badInput ? { error: name + ": not a number" } : required !== false ? { error: name + ": enter a number" } : { empty: true };
+          const n = Number(text);
+          return Number.isFinite(n) ? { value: n } : { error: name + ": not a number" };
+        } };
+      }
+      case "boolean": {
+        if (required === false) {
+          const select = h("select", common, h("option", { value: "" }, "— (leave out)"), h("option", { value: "true" }, "yes (true)"), h("option", { value: "false" }, "no (false)"));
+          if (typeof initial === "boolean") select.value = String(initial);
+          return { nodes: [label(name), select], focus: select, read: () => select.value === "" ? { empty: true } : { value: select.value === "true" } };
+        }
+        const box = h("input", { ...common, type: "checkbox" });
+        box.checked = initial === true;
+        return { nodes: [h("label", { class: "check", for: id }, box, name, required === true ? h("span", { class: "req", title: "required" }, " *") : null)], focus: box, read: () => ({ value: box.checked }) };
+      }
+      case "enum": {
+        const select = h("select", common,
+          required === false ? h("option", { value: "" }, "— (leave out)") : null,
+          ...shape.values.map((v, i) => h("option", { value: String(i) }, labelOf(v))));
+        const at = shape.values.findIndex((v) => JSON.stringify(v) === JSON.stringify(initial));
+        if (at >= 0) select.value = String(at);
+        return { nodes: [label(name), select], focus: select, read: () => select.value === "" ? { empty: true } : { value: shape.values[Number(select.value)] } };
+      }
+      default: {
+        const area = h("textarea", { ...common, rows: 4, spellcheck: "false", placeholder: "JSON, e.g. " + exampleOf(shape.schema) });
+        if (initial !== undefined) area.value = JSON.stringify(initial, null, 2);
+        return { nodes: [label(name + " (JSON)"), area], focus: area, read: () => {
+          const text = area.value.trim();
+          if (text === "") return { error: "Enter the answer as JSON." };
+          try { return { value: JSON.parse(text) }; } catch (e) { return { error: "Not valid JSON: " + ((e && e.message) || "parse error") + ". Nothing was sent." }; }
+        } };
+      }
+    }
+  }
+  // A tiny example of a JSON Schema's value, for a placeholder.
+  function exampleOf(schema) {
+    if (!schema || typeof schema !== "object") return '"text"';
+    if (schema.type === "array") return "[" + exampleOf(schema.items) + "]";
+    if (schema.type === "object") return "{ … }";
+    if (schema.type === "number" || schema.type === "integer") return "1";
+    if (schema.type === "boolean") return "true";
+    return '"text"';
+  }
+
+  function formControls(ask) {
+    const request = ask.request;
+    const key = request.inputId;
+    const shape = shapeOf(request.jsonSchema);
+    if (shape.kind === "boolean") {
+      return h("div", { class: "actions" },
+        h("button", { type: "button", "data-testid": "answer-yes", onclick: () => send(ask, true) }, "Yes"),
+        h("button", { type: "button", class: "secondary", "data-testid": "answer-no", onclick: () => send(ask, false) }, "No"));
+    }
+    let fields;
+    if (shape.kind === "object") {
+      const initial = request.default !== null && typeof request.default === "object" ? request.default : {};
+      fields = shape.fields.map((f, i) => ({ name: f.name, field: fieldOf(f.shape, key + "-" + i, f.name, f.required, initial[f.name]) }));
+    } else {
+      const field = fieldOf(shape.kind === "json" ? { kind: "json", schema: request.jsonSchema } : shape, key, "Your answer", null, request.default);
+      fields = [{ name: null, field }];
+    }
+    const submit = (event) => {
+      event.preventDefault();
+      ask.error.textContent = "";
+      let value = {};
+      for (const { name, field } of fields) {
+        const read = field.read();
+        if (read.error !== undefined) { ask.error.textContent = read.error; field.focus.focus(); return; }
+        if (name === null) value = read.empty ? "" : read.value;
+        else if (!read.empty) value[name] = read.value;
+      }
+      send(ask, value);
+    };
+    return h("form", { novalidate: true, autocomplete: "off", onsubmit: submit, "data-testid": "ask-form" },
+      ...fields.flatMap(({ field }) => field.nodes),
+      shape.kind === "json" ? h("details", {}, h("summary", {}, "The answer's JSON Schema"), h("pre", {}, JSON.stringify(request.jsonSchema, null, 2))) : null,
+      h("div", { class: "actions" }, h("button", { type: "submit", "data-testid": "ask-submit" }, "Send answer")));
+  }
+
 
   section("progress", {
     build: () => h("div", {},
@@ -564,7 +934,7 @@ const script = String.raw`
       h("div", { class: "timeline-box", id: "timeline", "data-testid": "timeline", role: "group", "aria-labelledby": "timeline-title" }),
       h("ul", { class: "legend", "aria-label": "Legend" },
         ...[["completed", "completed"], ["failed", "failed"], ["retried", "failed, retried"], ["interrupted", "interrupted"],
-          ["recovered", "recovered from the checkpoint"], ["running", "running"], ["line", "interrupt"], ["band", "attempt"]]
+          ["recovered", "recovered from the checkpoint"], ["running", "running"], ["awaiting", "waiting for you"], ["line", "interrupt"], ["band", "attempt"]]
           .map(([name, text]) => h("li", {}, h("i", { class: "sw-" + name }), text))),
       h("div", { class: "details", id: "step-details", "data-testid": "step-details", hidden: true })),
     render: (run) => { renderTimeline(run); renderDetails(run); }
@@ -642,14 +1012,18 @@ const script = String.raw`
 
     const picture = svg("svg", { width, height, role: "group", "aria-label": "Timeline of " + plural(steps.length, "step") + " in " + plural(spans.length, "attempt") },
       svg("defs", {}, svg("pattern", { id: "tl-hatch", patternUnits: "userSpaceOnUse", width: 6, height: 6, patternTransform: "rotate(45)" },
-        svg("rect", { class: "hatch-bg", width: 6, height: 6 }), svg("line", { class: "hatch-line", x1: 1, y1: 0, x2: 1, y2: 6 }))));
+        svg("rect", { class: "hatch-bg", width: 6, height: 6 }), svg("line", { class: "hatch-line", x1: 1, y1: 0, x2: 1, y2: 6 })),
+        svg("pattern", { id: "tl-wait", patternUnits: "userSpaceOnUse", width: 7, height: 7, patternTransform: "rotate(45)" },
+          svg("rect", { class: "wait-bg", width: 7, height: 7 }), svg("line", { class: "wait-line", x1: 1.5, y1: 0, x2: 1.5, y2: 7 }))));
     // attempts as bands
     spans.forEach((span, i) => {
-      const label = "Attempt " + span.attempt.n + (i > 0 ? " (resume)" : "") + " · " + span.status;
+      // an attempt that ended while a step waited for a person: parked
+      const shownStatus = span.status === "awaiting" && span.attempt.end !== null ? "parked (waits for an answer)" : span.status;
+      const label = "Attempt " + span.attempt.n + (i > 0 ? " (resume)" : "") + " · " + shownStatus;
       picture.append(svg("rect", { class: "tl-band" + (i % 2 ? " odd" : ""), x: span.x, y: 0, width: span.width, height,
         "data-testid": "timeline-attempt", "data-attempt": span.attempt.n, "data-status": span.status },
         svg("title", {}, label + " · from " + clock(span.start) + (span.attempt.startedBy ? " by " + span.attempt.startedBy : "") + ", " + duration(span.end - span.start) + (span.live ? " so far" : ""))));
-      const brief = "#" + span.attempt.n + " · " + span.status;
+      const brief = "#" + span.attempt.n + " · " + (span.status === "awaiting" && span.attempt.end !== null ? "parked" : span.status);
       picture.append(svg("text", { class: "tl-band-label", x: span.x + 5, y: 13 }, fit(span.width > label.length * 6.4 + 10 ? label : brief, (span.width - 8) / 6.4)));
     });
     for (const pause of breaks) {
@@ -708,6 +1082,14 @@ const script = String.raw`
           "data-testid": "timeline-bar", "data-status": shown, "data-attempt": span.attempt.n, "data-hatched": shown === "recovered" ? "true" : null },
           svg("title", {}, name + " — " + (statusWords[shown] || shown) + took + " (attempt " + span.attempt.n + (segment.call > 1 ? ", call attempt " + segment.call : "") + ")" +
             (segment.message ? ": " + short(segment.message, 200) : ""))));
+        // the waits for a person within the call: striped, from the question to its answer
+        for (const wait of segment.waits || []) {
+          const wa = X(span, wait.start), wb = X(span, wait.end !== null ? wait.end : end);
+          row.append(svg("rect", { class: "seg tl-wait", x: wa, y: y + 5, width: Math.max(3, wb - wa), height: ROW - 10, rx: 3,
+            "data-testid": "timeline-wait", "data-input-id": wait.inputId, "data-attempt": span.attempt.n,
+            "data-state": wait.parked ? "parked" : wait.answered ? "answered" : wait.end !== null ? "ended" : "waiting" },
+            svg("title", {}, "✋ " + wait.prompt + " — " + waitWords(wait, end))));
+        }
       }
       picture.append(row);
       if (focused === step.key) refocus = row;
@@ -728,6 +1110,16 @@ const script = String.raw`
     if (refocus !== null) refocus.focus({ preventScroll: true });
   }
 
+  // What became of a wait, in words.
+  function waitWords(wait, end) {
+    const took = duration((wait.end !== null ? wait.end : end) - wait.start);
+    const answer = wait.answered ? "answered " + json(wait.answered.value, 60) + (wait.answered.defaulted ? " (the default: the deadline passed)" : wait.answered.answeredBy ? " by " + wait.answered.answeredBy : "") : "";
+    if (wait.parked) return "waited " + took + ", then parked (no process held the run)" + (answer ? "; " + answer + ", which resumed it" : " until it is answered");
+    if (wait.answered) return "waited " + took + ", " + answer;
+    if (wait.end !== null) return "waited " + took + ", unanswered when the attempt ended";
+    return "waiting for you for " + took + " so far";
+  }
+
   const toggleStep = (key) => { state.focus = state.focus === key ? null : key; renderRun(); };
 
   function renderDetails({ model }) {
@@ -740,6 +1132,9 @@ const script = String.raw`
       return h("li", {}, "Attempt " + segment.attempt.n + (segment.call > 1 ? ", call attempt " + segment.call : "") + ": " + (statusWords[segment.status] || segment.status) +
         took + " at " + clock(segment.end !== null ? segment.end : segment.start) + (segment.message ? " — " + segment.message : "") + (segment.retry ? " (" + segment.retry + ")" : ""));
     });
+    for (const segment of step.segments) {
+      for (const wait of segment.waits || []) items.push(h("li", { "data-testid": "step-wait" }, "✋ Attempt " + segment.attempt.n + ": " + wait.prompt + " — " + waitWords(wait, state.model.lastTs)));
+    }
     const withResult = step.segments.filter((s) => "result" in s).pop();
     const partials = step.segments.filter((s) => s.partialOutput !== undefined);
     node.replaceChildren(
@@ -768,9 +1163,10 @@ const script = String.raw`
       (info.runs > 1 ? " · " + plural(info.runs, "attempt") : "") + (info.owner ? " · on " + info.owner : "");
     const run = { id: state.id, info, model: state.model };
     for (const s of sections) s.render(run);
-    const live = isActive(info.status);
-    if (live && state.ticker === null) state.ticker = setInterval(scheduleRender, 500);
-    if (!live && state.ticker !== null) { clearInterval(state.ticker); state.ticker = null; }
+    // live: twice a second; parked (nothing runs): every 5 s, for its deadline's countdown
+    const every = !isActive(info.status) ? 0 : isParked(info) ? 5000 : 500;
+    if (state.ticker !== null && state.tickerEvery !== every) { clearInterval(state.ticker); state.ticker = null; }
+    if (every > 0 && state.ticker === null) { state.ticker = setInterval(scheduleRender, every); state.tickerEvery = every; }
   }
 
   function close() {
@@ -821,6 +1217,7 @@ const script = String.raw`
   function describe(kind, e) {
     switch (kind) {
       case "execution": {
+        if (e.input) return waitingLine(e, e.input);
         let line = (symbols[e.status] || "·") + " " + e.address + " " + e.status;
         if (e.attempt > 1) line += " (attempt " + e.attempt + ")";
         if (e.executionTime !== undefined) line += " " + Math.round(e.executionTime) + " ms";
@@ -832,9 +1229,22 @@ const script = String.raw`
       case "group": return "◆ " + e.name + " " + e.status + " " + e.completed + "/" + e.total;
       case "log": return "! " + e.level + ": " + e.message;
       case "interrupted": return "■ interrupt: " + e.signal.reason + " by " + (e.signal.triggeredBy || "?") + (e.signal.message ? " — " + e.signal.message : "");
-      case "finished": return "● finished: " + e.status + (e.checkpointId ? " (checkpoint " + e.checkpointId + ")" : " (checkpoint " + e.checkpoint + ")") + (e.detail ? " — " + short(e.detail, 160) : "");
+      case "input":
+        return e.status === "answered"
+          ? "✓ answered " + e.inputId + ": " + json(e.value) + (e.defaulted ? " (the default: the deadline passed)" : e.answeredBy ? " (by " + e.answeredBy + ")" : "")
+          : "✗ answer refused " + e.inputId + ": " + (e.message || "invalid");
+      case "finished":
+        if (e.status === "awaiting") return "⏸ finished: awaiting — waiting for an answer: nothing runs until it comes, from any process";
+        return "● finished: " + e.status + (e.checkpointId ? " (checkpoint " + e.checkpointId + ")" : " (checkpoint " + e.checkpoint + ")") + (e.detail ? " — " + short(e.detail, 160) : "");
       default: return kind;
     }
+  }
+
+  // A question for a person, as the CLI prints it: what it asks, how to answer, until when.
+  function waitingLine(e, input) {
+    const how = input.kind === "approval" ? "approve or reject" : Array.isArray(input.choices) ? "one of " + input.choices.map((c) => JSON.stringify(c)).join(", ") : null;
+    const until = input.deadline === undefined ? "" : " (until " + time(input.deadline) + ", then " + (input.default === undefined ? "a timeout" : JSON.stringify(input.default)) + ")";
+    return "✋ waiting for you: " + input.prompt + (how === null ? "" : " — " + how) + until + " [" + input.inputId + " at " + e.address + "]";
   }
 
   // Adds a line to the events list, which keeps showing the newest line while it is scrolled to the end.
@@ -850,10 +1260,19 @@ const script = String.raw`
     let event;
     try { event = JSON.parse(data); } catch (e) { return; }
     fold(state.model, sequence, kind, event);
-    addLine(h("li", { class: "k-" + kind, "data-testid": "event", "data-kind": kind }, time(event.timestamp || event.at || (event.signal && event.signal.triggeredAt)) + "  " + describe(kind, event)));
+    addLine(h("li", { class: "k-" + kind + (kind === "execution" && event.input ? " k-waiting" : ""), "data-testid": "event", "data-kind": kind }, time(event.timestamp || event.at || (event.signal && event.signal.triggeredAt)) + "  " + describe(kind, event)));
     scheduleRender();
     refreshSoon();
   }
+
+  // A pause of the event-stream loop that wake() ends early.
+  let wakeUp = null;
+  const nap = (ms) => new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); if (wakeUp === done) wakeUp = null; resolve(); };
+    const timer = setTimeout(done, ms);
+    wakeUp = done;
+  });
+  const wake = () => { if (wakeUp !== null) wakeUp(); };
 
   // Server-Sent Events over fetch (the token goes in a header), from after the last id seen. The
   // stream ends after the attempt's end, or at once when the run is not running; it is read again
@@ -915,10 +1334,11 @@ const script = String.raw`
           $("stream-note").textContent = (error && error.message && error.message !== "Failed to fetch" ? error.message + " " : "") + "Reconnecting to the event stream…";
         }
         if (failures > 0) { await sleep(Math.min(5000, 250 * 2 ** failures)); continue; }
-        // the stream ended: follow on only while the run is active (a resume started meanwhile)
+        // the stream ended: follow on only while the run is active (a resume started meanwhile); a
+        // parked run is looked at less often (an answer from this page wakes the loop at once)
         const info = await refreshSelected();
         if (info === null || !isActive(info.status)) return;
-        if (state.lastEventId === before) await sleep(500);
+        if (state.lastEventId === before) await nap(isParked(info) ? 3000 : 500);
       }
     } finally {
       if (state.follower === control) state.follower = null;
@@ -989,7 +1409,8 @@ const body = `
       </form>
     </section>
     <section class="card" id="runs-card" aria-labelledby="runs-title">
-      <h2 id="runs-title">Runs</h2>
+      <h2><span id="runs-title">Runs</span><button type="button" class="toggle" id="needs-me" data-testid="needs-me" aria-pressed="false"
+        title="Show only the runs that wait for an answer">✋ Needs me <span id="needs-me-count" data-testid="needs-me-count">0</span></button></h2>
       <div class="table-box">
         <table>
           <thead><tr><th>Run</th><th>Status</th><th title="steps done / expected (or begun)">Steps</th></tr></thead>

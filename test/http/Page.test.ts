@@ -11,9 +11,20 @@
  *    finishes it; a stop that drains shows `cancelling`; a run that does not exist gets the server's
  *    message; the page never scrolls sideways.
  *
+ * 3. Human in the loop: the `asking` run waits for a choice: the status says `awaiting`, the runs
+ *    table says `awaiting · 1 question` and "Needs me" shows only such runs; the "✋ Waiting for you"
+ *    card shows the prompt and one button per choice; "b" continues the run to its result; the wait is
+ *    striped on the timeline and the events say `✋ waiting for you` and `✓ answered`.
+ * 4. At 375 px, the `reviewing` run: a form from the answer's JSON Schema whose value the server
+ *    refuses (its message in the card, the form kept), a JSON answer that does not parse (said in the
+ *    card, nothing sent), an approval the run is parked on, rejected with a reason from the keyboard
+ *    (the run resumes and completes); and an answer that someone else gave first (409: the server's
+ *    message in the card).
+ *
  * Screenshots go to test-output/screenshots/; with UPDATE_DOCS_SCREENSHOTS=1 the README's
- * docs/serve-page.png (a run stopped by the user, banner and Resume) and docs/serve-timeline.png (the
- * timeline of that run once resumed and completed) are written too.
+ * docs/serve-page.png (a run stopped by the user, banner and Resume), docs/serve-timeline.png (the
+ * timeline of that run once resumed and completed) and docs/serve-awaiting.png (a run waiting for a
+ * choice: the card, the runs that need the user) are written too.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
@@ -21,8 +32,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type BrowserContext, chromium, type Page } from "playwright-core"
-import { CheckpointStore, ExecutionInfo, type JournalRecord } from "../../src/index.ts"
-import { baseUrl, freshGate, openGate, serverLayer, start, TOKEN } from "./utils.ts"
+import { CheckpointStore, ExecutionInfo, Executions, type JournalRecord } from "../../src/index.ts"
+import { awaitStatus, baseUrl, freshGate, openGate, serverLayer, start, TOKEN, TOKEN_BOB } from "./utils.ts"
 
 const CHROMIUM = "/usr/bin/chromium"
 const ROOT = join(import.meta.dirname, "..", "..")
@@ -417,6 +428,286 @@ const driveNarrow = async (
   }
 }
 
+// -----------------------------------------------------------------------------
+// 3. Human in the loop: a choice
+// -----------------------------------------------------------------------------
+
+interface AskingSeen {
+  readonly executionId: string
+  readonly status: string
+  readonly prompt: string
+  readonly choices: ReadonlyArray<string | null>
+  readonly choiceLabels: ReadonlyArray<string>
+  readonly inputId: string
+  readonly rowQuestions: string
+  readonly rowText: string
+  readonly needsMeCount: string
+  readonly needsMeStatuses: ReadonlyArray<string | null>
+  readonly needsMeIds: ReadonlyArray<string | null>
+  readonly allIds: ReadonlyArray<string | null>
+  readonly waitingAfter: boolean
+  readonly answeredNote: string
+  readonly resultText: string
+  readonly eventsText: string
+  readonly waits: ReadonlyArray<{ readonly input: string | null; readonly state: string | null; readonly row: string | null }>
+  readonly statuses: ReadonlyArray<string | null>
+  readonly legend: string
+  readonly pageErrors: ReadonlyArray<string>
+}
+
+const driveAsking = async (context: BrowserContext, url: string, topic: string, quickId: string): Promise<AskingSeen> => {
+  const pageErrors: Array<string> = []
+  const page = await openTab(context, pageErrors)
+  await page.goto(url)
+  await enterToken(page)
+  await page.locator(`[data-testid="workflow"] option[value="asking"]`).waitFor({ state: "attached" })
+  await page.getByTestId("workflow").selectOption("asking")
+  await page.getByTestId("input").fill(JSON.stringify({ topic }))
+  await page.getByTestId("start").click()
+
+  // the run waits: its status, the card with the prompt and one button per choice
+  await statusIs(page, "awaiting")
+  const status = (await page.getByTestId("run-status").textContent()) ?? ""
+  const executionId = (await page.getByTestId("run-id").textContent()) ?? ""
+  const ask = page.getByTestId("ask")
+  await ask.getByTestId("ask-prompt").waitFor()
+  const prompt = (await ask.getByTestId("ask-prompt").textContent()) ?? ""
+  const choices = await attributes(page, `[data-testid="ask"] [data-testid="choice"]`, "data-value")
+  const choiceLabels = await page.locator(`[data-testid="ask"] [data-testid="choice"]`).allTextContents()
+  const inputId = (await ask.getAttribute("data-input-id")) ?? ""
+
+  // the runs table says it waits; "Needs me" shows only the runs that wait
+  const row = page.locator(`[data-testid="run-row"][data-id="${executionId}"]`)
+  await row.locator(`[data-testid="run-questions"]`).waitFor()
+  const rowQuestions = (await row.locator(`[data-testid="run-questions"]`).textContent()) ?? ""
+  const rowText = (await row.locator("td").nth(1).textContent()) ?? ""
+  await page.locator(`[data-testid="run-row"][data-id="${quickId}"]`).waitFor()
+  await page.getByTestId("needs-me").click()
+  await page.locator(`[data-testid="needs-me"][aria-pressed="true"]`).waitFor()
+  await row.waitFor()
+  const needsMeCount = (await page.getByTestId("needs-me-count").textContent()) ?? ""
+  const needsMeStatuses = await attributes(page, `[data-testid="run-row"]`, "data-status")
+  const needsMeIds = await attributes(page, `[data-testid="run-row"]`, "data-id")
+  await page.evaluate("window.scrollTo(0, 0)")
+  await page.screenshot({ path: join(DOCS, "serve-awaiting.png") })
+  await page.emulateMedia({ colorScheme: "dark" })
+  await page.screenshot({ path: join(SCREENSHOTS, "06-awaiting-dark.png") })
+  await page.emulateMedia({ colorScheme: "light" })
+  await page.getByTestId("needs-me").click()
+  await page.locator(`[data-testid="run-row"][data-id="${quickId}"]`).waitFor()
+  const allIds = await attributes(page, `[data-testid="run-row"]`, "data-id")
+
+  // "b": the run goes on to its end
+  await ask.locator(`[data-testid="choice"][data-value='"b"']`).click()
+  await statusIs(page, "completed")
+  await page.getByTestId("result").waitFor()
+  await page.getByTestId("waiting").waitFor({ state: "hidden" })
+  const waitingAfter = await page.getByTestId("waiting").isVisible()
+  const answeredNote = (await page.getByTestId("answered-note").textContent()) ?? ""
+  await page.locator(`[data-testid="event"][data-kind="input"]`).waitFor()
+  await page.locator(`[data-testid="event"][data-kind="finished"]`, { hasText: "finished: completed" }).waitFor()
+  await page.locator(`[data-testid="timeline-wait"][data-state="answered"]`).waitFor({ state: "attached" })
+  const resultText = (await page.getByTestId("result").textContent()) ?? ""
+  const eventsText = (await page.getByTestId("events").allTextContents()).join("\n")
+  const waits = await page.locator(`[data-testid="timeline-wait"]`).evaluateAll((nodes) =>
+    nodes.map((node) => ({
+      input: node.getAttribute("data-input-id"),
+      state: node.getAttribute("data-state"),
+      row: node.parentElement?.getAttribute("data-address") ?? null
+    }))
+  )
+  const statuses = await attributes(page, `[data-testid="timeline-bar"]`, "data-status")
+  const legend = (await page.locator(`#timeline-section .legend`).textContent()) ?? ""
+  await page.screenshot({ path: join(SCREENSHOTS, "06-answered.png"), fullPage: true })
+  await page.close()
+  return {
+    executionId,
+    status,
+    prompt,
+    choices,
+    choiceLabels,
+    inputId,
+    rowQuestions,
+    rowText,
+    needsMeCount,
+    needsMeStatuses,
+    needsMeIds,
+    allIds,
+    waitingAfter,
+    answeredNote,
+    resultText,
+    eventsText,
+    waits,
+    statuses,
+    legend,
+    pageErrors
+  }
+}
+
+// -----------------------------------------------------------------------------
+// 4. At 375 px: a form, a refusal, JSON, a parked approval rejected from the keyboard, a 409
+// -----------------------------------------------------------------------------
+
+interface ReviewSeen {
+  readonly labels: ReadonlyArray<string>
+  readonly refused: string
+  readonly keptValue: string
+  readonly statusAfterRefusal: string
+  readonly deadline: string
+  readonly jsonDefault: string
+  readonly parseError: string
+  readonly postsAfterParseError: number
+  readonly approval: { readonly prompt: string; readonly toolInput: string; readonly buttons: ReadonlyArray<string> }
+  readonly parked: { readonly note: boolean; readonly status: string; readonly attempt: string | null }
+  readonly rejectFocused: boolean
+  readonly resultText: string
+  readonly attempts: ReadonlyArray<string | null>
+  readonly attemptStatuses: ReadonlyArray<string | null>
+  readonly waitStates: ReadonlyArray<string | null>
+  readonly eventsText: string
+  readonly conflict: { readonly message: string; readonly result: string; readonly events: string }
+  readonly widths: ReadonlyArray<number>
+  readonly pageErrors: ReadonlyArray<string>
+}
+
+const driveReview = async (
+  context: BrowserContext,
+  url: string,
+  ids: { readonly review: string; readonly race: string },
+  park: () => Promise<boolean>
+): Promise<ReviewSeen> => {
+  const pageErrors: Array<string> = []
+  const posts: Array<string> = []
+  const page = await openTab(context, pageErrors)
+  page.on("request", (request) => {
+    if (request.method() === "POST" && request.url().includes("/inputs/")) posts.push(request.url())
+  })
+  await page.setViewportSize({ width: 375, height: 780 })
+  const widths: Array<number> = []
+  await page.goto(`${url}/#/runs/${ids.review}`)
+  await enterToken(page)
+  await statusIs(page, "awaiting")
+  const ask = page.getByTestId("ask")
+
+  // an object: one field per property, the required one marked; a value the server refuses
+  await page.locator(`[data-testid="ask-prompt"]`, { hasText: "How many copies of launch?" }).waitFor()
+  const labels = await page.locator(`[data-testid="ask-form"] label`).allTextContents()
+  widths.push(await pageWidth(page))
+  await ask.locator(`[data-testid="ask-field"][data-name="copies"]`).fill("9")
+  await ask.getByTestId("ask-submit").click()
+  await ask.locator(`[data-testid="ask-error"]`, { hasText: "Expected" }).waitFor()
+  const refused = (await ask.getByTestId("ask-error").textContent()) ?? ""
+  const keptValue = await ask.locator(`[data-testid="ask-field"][data-name="copies"]`).inputValue()
+  const statusAfterRefusal = (await page.getByTestId("run-status").textContent()) ?? ""
+  await page.screenshot({ path: join(SCREENSHOTS, "07-narrow-refused.png"), fullPage: true })
+  await ask.locator(`[data-testid="ask-field"][data-name="copies"]`).fill("3")
+  await ask.locator(`[data-testid="ask-field"][data-name="note"]`).fill("rush")
+  await ask.getByTestId("ask-submit").click()
+
+  // a list: JSON, with a deadline and its default; what does not parse is not sent
+  await page.locator(`[data-testid="ask-prompt"]`, { hasText: "Which tags for launch?" }).waitFor()
+  const deadline = (await ask.getByTestId("ask-deadline").textContent()) ?? ""
+  const area = ask.locator(`textarea[data-testid="ask-field"]`)
+  const jsonDefault = await area.inputValue()
+  const postsBefore = posts.length
+  await area.fill("[oops")
+  await ask.getByTestId("ask-submit").click()
+  await ask.locator(`[data-testid="ask-error"]`, { hasText: "Not valid JSON" }).waitFor()
+  const parseError = (await ask.getByTestId("ask-error").textContent()) ?? ""
+  const postsAfterParseError = posts.length - postsBefore
+  await area.fill(`["news", "ai"]`)
+  await ask.getByTestId("ask-submit").click()
+
+  // an approval; the run is parked on it (no process holds it)
+  await page.locator(`[data-testid="ask"][data-kind="approval"]`).waitFor()
+  const approval = {
+    prompt: (await ask.getByTestId("ask-prompt").textContent()) ?? "",
+    toolInput: (await ask.getByTestId("ask-tool-input").textContent()) ?? "",
+    buttons: await ask.locator(`button:visible`).allTextContents()
+  }
+  widths.push(await pageWidth(page))
+  assert.isTrue(await park())
+  await page.getByTestId("waiting-parked").waitFor()
+  await page.locator(`[data-testid="event"][data-kind="finished"]`, { hasText: "finished: awaiting" }).waitFor()
+  await page.locator(`[data-testid="timeline-attempt"][data-attempt="1"][data-status="awaiting"]`).waitFor({ state: "attached" })
+  const parked = {
+    note: await page.getByTestId("waiting-parked").isVisible(),
+    status: (await page.getByTestId("run-status").textContent()) ?? "",
+    attempt: await page.locator(`[data-testid="timeline-attempt"]`).first().getAttribute("data-status")
+  }
+  await page.screenshot({ path: join(SCREENSHOTS, "08-narrow-parked-approval.png"), fullPage: true })
+
+  // rejected from the keyboard, with a reason: the answer resumes the run
+  await ask.getByTestId("reject").focus()
+  await page.keyboard.press("Enter")
+  await ask.getByTestId("reject-form").waitFor()
+  const rejectFocused = await ask.getByTestId("reject-reason").evaluate((node) => node === node.ownerDocument.activeElement)
+  await page.keyboard.type("not this week")
+  await page.keyboard.press("Enter")
+  await statusIs(page, "completed", 30_000)
+  await page.getByTestId("result").waitFor()
+  await page.locator(`[data-testid="timeline-attempt"][data-attempt="2"][data-status="completed"]`).waitFor({ state: "attached" })
+  await page.locator(`[data-testid="event"][data-kind="input"]`, { hasText: "approved" }).waitFor()
+  widths.push(await pageWidth(page))
+  const resultText = (await page.getByTestId("result").textContent()) ?? ""
+  const attempts = await attributes(page, `[data-testid="timeline-attempt"]`, "data-attempt")
+  const attemptStatuses = await attributes(page, `[data-testid="timeline-attempt"]`, "data-status")
+  const waitStates = await attributes(page, `[data-testid="timeline-wait"]`, "data-state")
+  const eventsText = (await page.getByTestId("events").allTextContents()).join("\n")
+  await page.screenshot({ path: join(SCREENSHOTS, "09-narrow-rejected.png"), fullPage: true })
+
+  // someone else answers first (between the click and the server): the server's 409 message
+  await page.route(`**/api/executions/${ids.race}/inputs/**`, async (route) => {
+    const response = await fetch(route.request().url(), {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN_BOB}`, "content-type": "application/json" },
+      body: JSON.stringify({ value: "a" })
+    })
+    if (response.status !== 200) throw new Error(`bob's answer: HTTP ${response.status}`)
+    await route.continue()
+  })
+  await page.goto(`${url}/#/runs/${ids.race}`)
+  await statusIs(page, "awaiting")
+  await ask.locator(`[data-testid="choice"][data-value='"b"']`).click()
+  await ask.locator(`[data-testid="ask-error"]`, { hasText: "answered already" }).waitFor()
+  const message = (await ask.getByTestId("ask-error").textContent()) ?? ""
+  widths.push(await pageWidth(page))
+  await ask.getByTestId("ask-dismiss").click()
+  await page.getByTestId("waiting").waitFor({ state: "hidden" })
+  await statusIs(page, "completed")
+  await page.getByTestId("result").waitFor()
+  await page.locator(`[data-testid="event"][data-kind="input"]`).waitFor()
+  const conflict = {
+    message,
+    result: (await page.getByTestId("result").textContent()) ?? "",
+    events: (await page.getByTestId("events").allTextContents()).join("\n")
+  }
+  await page.unrouteAll({ behavior: "wait" })
+  await page.close()
+  return {
+    labels,
+    refused,
+    keptValue,
+    statusAfterRefusal,
+    deadline,
+    jsonDefault,
+    parseError,
+    postsAfterParseError,
+    approval,
+    parked,
+    rejectFocused,
+    resultText,
+    attempts,
+    attemptStatuses,
+    waitStates,
+    eventsText,
+    conflict,
+    widths,
+    // the browser logs the refused answers' responses (400, 409)
+    pageErrors: pageErrors.filter((e) => !/status of (400|409)/.test(e))
+  }
+}
+
 /** What a process killed in the middle of a `gated` run leaves: a journal without its end, no lease. */
 const lostJournal = (id: string, gate: string): ReadonlyArray<JournalRecord> => {
   const at = (ms: number) => new Date(Date.now() - 90_000 + ms).toISOString()
@@ -556,6 +847,93 @@ describe("Page", () => {
         // never wider than the screen: the timeline scrolls in its own box
         for (const width of seen.widths) assert.isAtMost(width, 375)
         assert.isTrue(seen.timelineScrolls)
+        assert.deepStrictEqual(seen.pageErrors, [])
+      }), 60_000)
+
+    it.effect("human in the loop: the waiting card, its choices, Needs me, the answer, the wait on the timeline", () =>
+      Effect.gen(function*() {
+        const url = yield* baseUrl
+        const quickId = yield* start("quick", { n: 2 })
+        yield* awaitStatus(quickId, (i) => i.status === "completed")
+        const topic = `page-${Date.now()}`
+        const { context } = yield* launch
+        const seen = yield* Effect.promise(() => driveAsking(context, url, topic, quickId))
+        assert.strictEqual(seen.status, "awaiting")
+        assert.strictEqual(seen.prompt, `Which ending for ${topic}?`)
+        // only the valid choices, labelled with their JSON
+        assert.deepStrictEqual(seen.choices, [`"a"`, `"b"`])
+        assert.deepStrictEqual(seen.choiceLabels, [`"a"`, `"b"`])
+        assert.match(seen.inputId, /^in-[0-9a-f]{8}$/)
+        // the runs table: awaiting · 1 question; "Needs me" shows the waiting runs only
+        assert.strictEqual(seen.rowQuestions, " · 1 question")
+        assert.strictEqual(seen.rowText, "awaiting · 1 question")
+        assert.isAtLeast(Number(seen.needsMeCount), 1)
+        assert.include(seen.needsMeIds, seen.executionId)
+        assert.notInclude(seen.needsMeIds, quickId)
+        assert.deepStrictEqual(new Set(seen.needsMeStatuses), new Set(["awaiting"]))
+        assert.strictEqual(seen.needsMeIds.length, Number(seen.needsMeCount))
+        assert.includeMembers([...seen.allIds], [seen.executionId, quickId])
+        // answered: the run completes with the choice, the card goes
+        assert.strictEqual(seen.resultText, `finished ${topic}-b`)
+        assert.isFalse(seen.waitingAfter)
+        assert.strictEqual(seen.answeredNote, `✓ Answered ${seen.inputId}: "b" (by alice).`)
+        // the events, worded as the CLI words them
+        assert.include(seen.eventsText, `✋ waiting for you: Which ending for ${topic}? — one of "a", "b" [${seen.inputId} at ask::agent_call]`)
+        assert.include(seen.eventsText, `✓ answered ${seen.inputId}: "b" (by alice)`)
+        // the timeline: the wait striped on the asking step's row, from the question to its answer
+        assert.deepStrictEqual(seen.waits, [{ input: seen.inputId, state: "answered", row: "ask::agent_call" }])
+        assert.notInclude(seen.statuses, "awaiting")
+        assert.notInclude(seen.statuses, "running")
+        assert.include(seen.legend, "waiting for you")
+        const info = yield* Effect.promise(() => infoOf(url, seen.executionId))
+        assert.strictEqual(info.status, "completed")
+        assert.deepStrictEqual(info.inputs, [])
+        assert.deepStrictEqual(seen.pageErrors, [])
+      }), 60_000)
+
+    it.effect("at 375 px: a form the server refuses, JSON that does not parse, a parked approval rejected from the keyboard, a 409", () =>
+      Effect.gen(function*() {
+        const url = yield* baseUrl
+        const executions = yield* Executions
+        const review = yield* start("reviewing", { topic: "launch" })
+        yield* awaitStatus(review, (i) => i.status === "awaiting")
+        const race = yield* start("asking", { topic: "race" })
+        yield* awaitStatus(race, (i) => i.status === "awaiting")
+        const { context } = yield* launch
+        const seen = yield* Effect.promise(() =>
+          driveReview(context, url, { review, race }, () => Effect.runPromise(executions.park(review)))
+        )
+        // the object's fields: copies required (marked), note optional, with the schema's limits
+        assert.deepStrictEqual(seen.labels, ["copies * — a whole number, 1 to 5", "note (optional)"])
+        // the server's message, in the card; nothing changed, what was typed is kept
+        assert.strictEqual(seen.refused, `Expected a value between 1 and 5 at ["copies"]`)
+        assert.strictEqual(seen.keptValue, "9")
+        assert.strictEqual(seen.statusAfterRefusal, "awaiting")
+        // a deadline says what happens then; the JSON answer starts from the default
+        assert.match(seen.deadline, /^⏱ Answer by .+ \(in (1 h|59 min( \d+ s)?)\); then the default is the answer: \["general"\]\.$/)
+        assert.deepStrictEqual(JSON.parse(seen.jsonDefault), ["general"])
+        assert.match(seen.parseError, /^Not valid JSON: .+\. Nothing was sent\.$/)
+        assert.strictEqual(seen.postsAfterParseError, 0)
+        // the approval: its tool and input, Approve and Reject
+        assert.strictEqual(seen.approval.prompt, `Approve publish with "launch x3 (rush) [news, ai]"?`)
+        assert.strictEqual(seen.approval.toolInput, "launch x3 (rush) [news, ai]")
+        assert.deepStrictEqual(seen.approval.buttons, ["Approve", "Reject…"])
+        // parked: still awaiting, said so, its attempt ends its band
+        assert.deepStrictEqual(seen.parked, { note: true, status: "awaiting", attempt: "awaiting" })
+        assert.isTrue(seen.rejectFocused)
+        // the rejection resumed it: a second attempt completes with it
+        assert.strictEqual(seen.resultText, "not published: not this week")
+        assert.deepStrictEqual(seen.attempts, ["1", "2"])
+        assert.deepStrictEqual(seen.attemptStatuses, ["awaiting", "completed"])
+        assert.deepStrictEqual(seen.waitStates, ["answered", "answered", "parked"])
+        assert.include(seen.eventsText, "⏸ finished: awaiting — waiting for an answer")
+        assert.match(seen.eventsText, /✓ answered in-[0-9a-f]{8}: \{"approved":false,"reason":"not this week"\} \(by alice\)/)
+        assert.match(seen.eventsText, /✓ answered in-[0-9a-f]{8}: \{"copies":3,"note":"rush"\} \(by alice\)/)
+        // answered by someone else first: the server's message, and their answer stands
+        assert.match(seen.conflict.message, new RegExp(`^Input in-[0-9a-f]{8} of ${race} was answered already: the first answer stands$`))
+        assert.strictEqual(seen.conflict.result, "finished race-a")
+        assert.match(seen.conflict.events, /✓ answered in-[0-9a-f]{8}: "a" \(by bob\)/)
+        for (const width of seen.widths) assert.isAtMost(width, 375)
         assert.deepStrictEqual(seen.pageErrors, [])
       }), 60_000)
   })

@@ -178,7 +178,7 @@ describe("Server", () => {
         const reply = yield* request("GET", "/api/workflows")
         assert.strictEqual(reply.status, 200)
         const workflows = bodyOf(Schema.Array(Schema.Struct({ name: Schema.String, example: Schema.Json })), reply)
-        assert.deepStrictEqual(workflows.map((w) => w.name), ["research", "gated", "quick", "failing", "slow", "asking"])
+        assert.deepStrictEqual(workflows.map((w) => w.name), ["research", "gated", "quick", "failing", "slow", "asking", "reviewing"])
         assert.deepStrictEqual(workflows[0]!.example, { topic: "interruptible agents", pace: 1 })
       }))
 
@@ -244,7 +244,7 @@ describe("Server", () => {
           [`{"workflow":""}`, `Invalid request body: Expected a value with a length of at least 1 at ["workflow"]`],
           [`{nope`, "Invalid request body: Expected a valid JSON body"],
           [`{"workflow":"quick","extra":1}`, `Invalid request body: Expected no excess property at ["extra"]`],
-          [`{"workflow":"nope"}`, `Unknown workflow "nope"; known: research, gated, quick, failing, slow, asking`],
+          [`{"workflow":"nope"}`, `Unknown workflow "nope"; known: research, gated, quick, failing, slow, asking, reviewing`],
           [
             `{"workflow":"research","input":{"topic":"x","pace":-1}}`,
             `Invalid input for workflow research: Expected a value greater than 0 at ["pace"]`

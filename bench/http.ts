@@ -5,64 +5,32 @@
  * receives every event, and what each costs the server's heap.
  */
 import { spawn } from "node:child_process"
-import { Context, Deferred, Effect, Exit, Layer, Redacted, References, Schema, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Redacted, References, Schema, Scope } from "effect"
 import { HttpServer } from "effect/http"
-import { Executions } from "../src/http/Executions.ts"
+import { ExecutionStarted } from "../src/http/Api.ts"
 import * as Server from "../src/http/Server.ts"
-import { Actor, CheckpointStore, runEvent, StopPolicy, Workflow } from "../src/index.ts"
+import { CheckpointStore, Executions, StopPolicy } from "../src/index.ts"
+import { freshGate, openGate, testWorkflows } from "../test/utils/workflows.ts"
 import { heapUsed, median, percentile, type Row } from "./harness.ts"
 
 const suite = "http"
 const TOKEN = "bench-token-0123456789abcdefghij"
 const RUNS = 500
 const CLIENTS = 200
-const FANOUT_STEPS = 25
 
 // -----------------------------------------------------------------------------
-// Workflows and server
+// Server
 // -----------------------------------------------------------------------------
 
-/** One step that waits for an hour: it ends only when interrupted. */
-const hold = Workflow.make({
-  name: "hold",
-  description: "waits until interrupted",
-  input: Schema.Struct({}),
-  example: {},
-  run: () => runEvent(Actor.tool("hold", (_: number) => Effect.as(Effect.sleep("1 hour"), 0)), 0)
-})
-
-// The fan-out run waits at this gate until every client is connected.
-const gates = new Map<string, Deferred.Deferred<void>>()
-const gateOf = (name: string) => {
-  let gate = gates.get(name)
-  if (gate === undefined) {
-    gate = Deferred.makeUnsafe<void>()
-    gates.set(name, gate)
-  }
-  return gate
-}
-
-/** Waits at its gate, then runs `steps` quick steps. */
-const fanout = Workflow.make({
-  name: "fanout",
-  description: "gate, then quick steps",
-  input: Schema.Struct({ gate: Schema.String, steps: Schema.Int }),
-  example: { gate: "g", steps: 1 },
-  run: (input) =>
-    Effect.gen(function*() {
-      yield* Deferred.await(gateOf(input.gate))
-      const step = Actor.tool("step", (n: number) => Effect.succeed(n), { output: Schema.Number })
-      for (let i = 0; i < input.steps; i++) yield* runEvent(step, i)
-    })
-})
-
+// The test workflows: `gated` (prepare → wait for its gate → finish) holds at its `wait` step until
+// the gate opens; a gate never opened holds it until interrupted.
 const serverLayer = Server.layer({
   port: 0,
   auth: { credentials: [{ token: Redacted.make(TOKEN), caller: "bench" }] },
   interruptRateLimit: { limit: 1_000_000, window: "1 minute" }
 }).pipe(
   Layer.provideMerge(Executions.layerLocal({
-    workflows: [Workflow.register(hold), Workflow.register(fanout)],
+    workflows: testWorkflows,
     stopPolicy: { system_shutdown: StopPolicy.abort() }
   })),
   Layer.provideMerge(CheckpointStore.layerMemory),
@@ -81,30 +49,43 @@ const post = async (url: string, body?: unknown) => {
     headers: { ...auth, "content-type": "application/json" },
     body: body === undefined ? null : JSON.stringify(body)
   })
-  const json = await response.json() as { readonly executionId?: string }
-  return { status: response.status, json }
+  return { status: response.status, json: await response.json() as unknown }
 }
 
-/** Opens the run's event stream; resolves `waitFor(text)` when a line equal to `text` arrives. */
+const decodeStarted = Schema.decodeUnknownSync(ExecutionStarted)
+
+/** Starts a `gated` run held by `gate`: its execution id. */
+const startGated = async (url: string, gate: string) => {
+  const started = await post(`${url}/api/executions`, { workflow: "gated", input: { gate } })
+  if (started.status !== 201) throw new Error(`start answered ${started.status}: ${JSON.stringify(started.json)}`)
+  return decodeStarted(started.json).executionId
+}
+
+/** Opens the run's event stream; `waitFor(test)` resolves when a line passing `test` arrives. */
 const openEvents = async (url: string, id: string) => {
   const controller = new AbortController()
   const response = await fetch(`${url}/api/executions/${id}/events`, { headers: auth, signal: controller.signal })
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
   let buffer = ""
-  const waitFor = async (line: string): Promise<void> => {
+  const waitFor = async (test: (line: string) => boolean, what: string): Promise<void> => {
     for (;;) {
-      const index = buffer.indexOf(`${line}\n`)
-      if (index >= 0) {
-        buffer = buffer.slice(index + line.length + 1)
-        return
+      let index: number
+      while ((index = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, index)
+        buffer = buffer.slice(index + 1)
+        if (test(line)) return
       }
       const chunk = await reader.read()
-      if (chunk.done) throw new Error(`stream ended before ${line}`)
+      if (chunk.done) throw new Error(`stream ended before ${what}`)
       buffer += chunk.value
     }
   }
   return { waitFor, close: () => controller.abort() }
 }
+
+// The `wait` step started: the run is held, and the stream is live.
+const waiting = (line: string) =>
+  line.startsWith("data: ") && line.includes("\"actor\":\"wait\"") && line.includes("\"status\":\"started\"")
 
 // -----------------------------------------------------------------------------
 // 1. HTTP interrupt → SSE `interrupted`
@@ -115,15 +96,14 @@ const interruptLatency = async (url: string) => {
   const roundTrip: Array<number> = []
   const health: Array<number> = []
   for (let i = 0; i < RUNS + 20; i++) {
-    const started = await post(`${url}/api/executions`, { workflow: "hold" })
-    const id = started.json.executionId!
+    const id = await startGated(url, freshGate("hold")) // its gate is never opened
     const events = await openEvents(url, id)
-    await events.waitFor("event: execution") // the step started: the stream is live
+    await events.waitFor(waiting, "the wait step")
     const h0 = performance.now()
     await (await fetch(`${url}/health`)).arrayBuffer()
     const h1 = performance.now()
     const t0 = performance.now()
-    const interrupted = events.waitFor("event: interrupted").then(() => performance.now())
+    const interrupted = events.waitFor((line) => line === "event: interrupted", "the interrupt").then(() => performance.now())
     const reply = await post(`${url}/api/executions/${id}/interrupt`, { message: "bench" })
     const t1 = performance.now()
     if (reply.status !== 202) throw new Error(`interrupt answered ${reply.status}`)
@@ -178,9 +158,8 @@ process.stdout.write(JSON.stringify({ results, ms: Date.now() - t0 }) + "\\n")
 `
 
 const fanOut = async (url: string, status: (id: string) => Promise<{ watchers: number; events: number }>) => {
-  const gate = `fanout-${Date.now()}`
-  const started = await post(`${url}/api/executions`, { workflow: "fanout", input: { gate, steps: FANOUT_STEPS } })
-  const id = started.json.executionId!
+  const gate = freshGate("fanout")
+  const id = await startGated(url, gate)
   const before = await heapUsed()
   const child = spawn(process.execPath, ["--input-type=module", "-e", clientScript, url, TOKEN, id, String(CLIENTS)], {
     stdio: ["ignore", "pipe", "inherit"]
@@ -206,7 +185,7 @@ const fanOut = async (url: string, status: (id: string) => Promise<{ watchers: n
   const connected = await status(id)
   const after = await heapUsed()
   const t0 = performance.now()
-  await Effect.runPromise(Deferred.succeed(gateOf(gate), undefined))
+  await Effect.runPromise(openGate(gate))
   const report = JSON.parse(await nextLine()) as { readonly results: ReadonlyArray<ReadonlyArray<number>> }
   const ms = performance.now() - t0
   child.kill()
@@ -233,7 +212,7 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     const url = HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
     const executions = Context.get(context, Executions)
     const status = (id: string) =>
-      Effect.runPromise(Effect.map(executions.get(id), (info) => ({ watchers: info.watchers, events: info.progress.events })))
+      Effect.runPromise(Effect.map(executions.get(id), (info) => ({ watchers: info.watchers, events: info.lastSequence })))
 
     const { health, roundTrip, toSse } = await interruptLatency(url)
     const healthP99 = percentile(health, 99)

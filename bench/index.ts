@@ -10,7 +10,8 @@ const suites: Record<string, () => Promise<ReadonlyArray<Row>>> = {
   checkpoint: async () => (await import("./checkpoint.ts")).run(),
   redis: async () => (await import("./redis.ts")).run(),
   http: async () => (await import("./http.ts")).run(),
-  llm: async () => (await import("./llm.ts")).run()
+  llm: async () => (await import("./llm.ts")).run(),
+  hitl: async () => (await import("./hitl.ts")).run()
 }
 
 const args = process.argv.slice(2)

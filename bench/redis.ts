@@ -2,41 +2,43 @@
  * Distributed-control benchmarks: cross-process stop latency on loopback Redis.
  *
  * This process is the controller; a child process (this same file, started with
- * `--redis-bench-worker`) is the worker. Side by side in one run:
+ * `--redis-bench-worker`) is the worker. Each is a control plane of its own on Redis
+ * (`RedisExecutions.layerWithStore`), as two machines would be. Interleaved in one run, 300 times:
  *
  * - floor: a raw Redis `PUBLISH` → the message in a node-redis subscriber of the other process;
- * - push: `interruptRemote(stateId)` → the worker's `interrupted` event (a run blocked in an LLM call);
- * - seed: the request polled by a checker at checkpoints 100 ms apart (no push) → the moment the
- *   checker's answer interrupted the worker's run.
+ * - ours: `executions.interrupt(id)` in the controller → the worker's run stops (a run blocked in
+ *   an LLM call; the worker's poll is off, so the request is pushed), for a run the controller has
+ *   never seen (as `agent-interrupt interrupt <id>`, the figure with the target) and for one whose
+ *   status it read first. The moment is taken in the worker, where the stop happens: when the
+ *   blocked call was interrupted (its `interrupted` event is made right after, its `stopLatency`
+ *   counting from the interrupt's arrival); when an `events` follower in the worker saw that event
+ *   is reported next to it.
  *
  * Times are taken in each process with `performance.timeOrigin + performance.now()`; the offset
- * between the two clocks is calibrated over IPC first (minimum round trip) and subtracted. The
- * worker's moments are the ones the run itself records (the interrupt's time, plus the event's stop
- * latency), not when a bus subscriber got around to seeing them.
- * Uses REDIS_URL when set, otherwise starts its own redis-server (as the tests do).
+ * between the two clocks is calibrated over IPC first (the ping with the smallest round trip) and
+ * subtracted. Uses REDIS_URL when set, otherwise starts its own redis-server (as the tests do).
  */
 import { NodeRedis } from "@effect/platform-node"
-import { Clock, Context, Deferred, Effect, Exit, Layer, ManagedRuntime, Option, References, Scope } from "effect"
+import { Context, Effect, Exit, Layer, ManagedRuntime, References, Schema, Scope, Stream } from "effect"
 import { Redis } from "effect/persistence"
 import { type ChildProcess, fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { Actor, checkInterrupt, type ExecutionState, Run, runEvent } from "../src/index.ts"
+import { Actor, Executions, runEvent, Workflow } from "../src/index.ts"
 import * as RedisConnection from "../src/redis/RedisConnection.ts"
-import * as RedisWorker from "../src/redis/RedisWorker.ts"
-import { decodeMessage, interruptRemote } from "../src/redis/RemoteInterrupt.ts"
-import * as Keys from "../src/redis/Keys.ts"
+import * as RedisExecutions from "../src/redis/RedisExecutions.ts"
 import { RedisServer, testLayer } from "../test/utils/redisServer.ts"
 import { median, percentile, type Row } from "./harness.ts"
 
 const suite = "redis"
 const WORKER_FLAG = "--redis-bench-worker"
+const RUNS = 300
+const WARMUP = 20
 const now = () => performance.timeOrigin + performance.now()
 
 type ToWorker =
   | { readonly type: "ping"; readonly t: number }
   | { readonly type: "floor-subscribe"; readonly channel: string }
-  | { readonly type: "push"; readonly id: string }
-  | { readonly type: "poll"; readonly id: string }
+  | { readonly type: "run"; readonly id: string }
   | { readonly type: "exit" }
 
 type FromWorker =
@@ -44,7 +46,8 @@ type FromWorker =
   | { readonly type: "floor-ready" }
   | { readonly type: "floor"; readonly message: string; readonly tc: number }
   | { readonly type: "ready"; readonly id: string }
-  | { readonly type: "done"; readonly id: string; readonly tc: number }
+  | { readonly type: "done"; readonly id: string; readonly stopped: number; readonly seen: number; readonly via: string }
+  | { readonly type: "failed"; readonly id: string; readonly error: string }
 
 // -----------------------------------------------------------------------------
 // Worker (child process)
@@ -52,67 +55,48 @@ type FromWorker =
 
 const worker = async () => {
   const send = (message: FromWorker) => process.send!(message)
+  // when each run's blocked call was interrupted (this process's clock)
+  const stops = new Map<string, number>()
+  const hold = Workflow.make({
+    name: "hold",
+    description: "one LLM call that waits for an hour",
+    input: Schema.Struct({ id: Schema.String }),
+    example: { id: "x" },
+    run: (input) =>
+      runEvent(
+        Actor.llm("think", (id: string) =>
+          Effect.andThen(
+            Effect.sync(() => send({ type: "ready", id })),
+            Effect.sleep("1 hour").pipe(Effect.onInterrupt(() => Effect.sync(() => void stops.set(id, now()))))
+          )),
+        input.id
+      )
+  })
   const runtime = ManagedRuntime.make(
-    RedisConnection.layerConfig().pipe(Layer.merge(Layer.succeed(References.MinimumLogLevel, "Error")))
+    RedisExecutions.layerWithStore({ workflows: [Workflow.register(hold)], pollInterval: "1 hour" }).pipe(
+      Layer.provideMerge(RedisConnection.layerConfig()),
+      Layer.provide(Layer.succeed(References.MinimumLogLevel, "Error"))
+    )
   )
-  const blocked = Actor.llm("think", (started: Deferred.Deferred<void>) =>
-    Effect.andThen(Deferred.succeed(started, undefined), Effect.sleep("1 hour")))
 
-  // Effect's wall clock is a fixed origin plus hrtime: its offset to `now()` is constant in a process.
-  const effectOffset = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6 - now())
-
-  // push: a Redis worker whose run is blocked in an LLM call. The moment its `interrupted` event was
-  // published is the moment of the interrupt plus the event's own stop latency (Effect's clock).
-  const push = (id: string) =>
-    Effect.scoped(Effect.gen(function*() {
-      let stopLatency = Number.NaN
-      let state: ExecutionState["Service"] | undefined
-      const started = yield* Deferred.make<void>()
-      const attached = yield* RedisWorker.attach(id, { pollInterval: "1 hour" })
-      yield* Effect.forkScoped(Effect.andThen(Deferred.await(started), Effect.sync(() => send({ type: "ready", id }))))
-      yield* Run.run(runEvent(blocked, started), {
-        ...attached.runOptions,
-        onStart: (execution) => {
-          state = execution.state
-          return attached.runOptions.onStart(execution)
-        },
-        subscribers: [(event) =>
-          Effect.sync(() => {
-            if (Number.isNaN(stopLatency) && event._tag === "ExecutionEvent" && event.status === "interrupted") {
-              stopLatency = event.stopLatency ?? Number.NaN
-            }
-          })]
-      })
-      const at = Option.getOrThrow(yield* state!.interruptedAt)
-      send({ type: "done", id, tc: at + stopLatency - (yield* effectOffset) })
-    }))
-
-  // the seed's approach: a loop with a checkpoint every 100 ms, the checker reads the key each time;
-  // the moment the checker's answer interrupted the run
-  const poll = (id: string) =>
+  const run = (id: string) =>
     Effect.gen(function*() {
-      let state: ExecutionState["Service"] | undefined
-      const redis = yield* Redis.Redis
-      const key = Keys.make(yield* Keys.KeyPrefix).interrupt(id)
-      const checker = () =>
-        Effect.flatMap(redis.send<string | null>("GET", key), (raw) =>
-          raw === null ? Effect.succeed(undefined) : Effect.map(decodeMessage(raw), (request) => request.signal))
-      const loop = Effect.gen(function*() {
-        send({ type: "ready", id })
-        while (true) {
-          yield* checkInterrupt
-          yield* Effect.sleep("100 millis")
-        }
-      })
-      yield* Run.run(loop, {
-        stateId: id,
-        checker,
-        onStart: (execution) => Effect.sync(() => void (state = execution.state))
-      })
-      yield* redis.send("DEL", key)
-      const at = Option.getOrThrow(yield* state!.interruptedAt)
-      send({ type: "done", id, tc: at - (yield* effectOffset) })
-    })
+      const executions = yield* Executions
+      yield* executions.start("hold", { id }, { stateId: id })
+      let seen = Number.NaN
+      let via = "?"
+      yield* executions.events(id).pipe(
+        Stream.runForEach((item) =>
+          Effect.sync(() => {
+            const event = item.event
+            if (event._tag === "InterruptEvent") via = event.via ?? "?"
+            if (event._tag === "ExecutionEvent" && event.status === "interrupted" && Number.isNaN(seen)) seen = now()
+          })
+        )
+      )
+      send({ type: "done", id, stopped: stops.get(id) ?? Number.NaN, seen, via })
+      stops.delete(id)
+    }).pipe(Effect.catch((error) => Effect.sync(() => send({ type: "failed", id, error: String(error) }))))
 
   const floor = (channel: string) =>
     Effect.gen(function*() {
@@ -129,10 +113,8 @@ const worker = async () => {
         return send({ type: "pong", t: message.t, tc: now() })
       case "floor-subscribe":
         return void runtime.runPromise(floor(message.channel))
-      case "push":
-        return void runtime.runPromise(push(message.id))
-      case "poll":
-        return void runtime.runPromise(poll(message.id))
+      case "run":
+        return void runtime.runPromise(run(message.id))
       case "exit":
         return void runtime.dispose().then(() => process.exit(0))
     }
@@ -143,12 +125,22 @@ const worker = async () => {
 // Controller (this process)
 // -----------------------------------------------------------------------------
 
-/** Sends a message and resolves with the first reply `accept` takes. */
+/** Sends a message and resolves with the first reply `accept` takes (fails after 10 s). */
 const ask = <A>(child: ChildProcess, message: ToWorker | undefined, accept: (reply: FromWorker) => A | undefined) =>
-  new Promise<A>((resolve) => {
+  new Promise<A>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off("message", listener)
+      reject(new Error(`the worker did not answer ${JSON.stringify(message)}`))
+    }, 10_000)
     const listener = (reply: FromWorker) => {
+      if (reply.type === "failed") {
+        clearTimeout(timer)
+        child.off("message", listener)
+        return reject(new Error(`the worker's run ${reply.id} failed: ${reply.error}`))
+      }
       const value = accept(reply)
       if (value !== undefined) {
+        clearTimeout(timer)
         child.off("message", listener)
         resolve(value)
       }
@@ -177,58 +169,63 @@ const calibrate = async (child: ChildProcess) => {
 }
 
 export const run = async (): Promise<ReadonlyArray<Row>> => {
-  const RUNS = 300
-  const POLL_RUNS = 200
   const scope = Effect.runSync(Scope.make())
+  const quiet = Layer.succeed(References.MinimumLogLevel, "Error")
   const context = await Effect.runPromise(
-    Layer.buildWithScope(testLayer.pipe(Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error"))), scope)
+    Layer.buildWithScope(
+      RedisExecutions.layerWithStore().pipe(Layer.provideMerge(testLayer), Layer.provide(quiet)),
+      scope
+    )
   )
   const server = Context.get(context, RedisServer)
   const redis = Context.get(context, Redis.Redis)
-  const exec = <A, E>(effect: Effect.Effect<A, E, Redis.Redis>) => Effect.runPromise(Effect.provideContext(effect, context))
+  const executions = Context.get(context, Executions)
+  const exec = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
   const child = spawnWorker({ REDIS_URL: server.url, AGENT_INTERRUPT_REDIS_PREFIX: server.prefix })
   try {
     const clock = await calibrate(child)
     const workerTime = (tc: number) => tc - clock.offset
 
-    // floor and push, interleaved so that noise hits both alike
     const channel = `${server.prefix}bench:floor`
     await ask(child, { type: "floor-subscribe", channel }, (r) => r.type === "floor-ready" ? true : undefined)
     const floor: Array<number> = []
-    const push: Array<number> = []
-    for (let i = -20; i < RUNS; i++) { // 20 warm-up rounds
+    const ours: Array<number> = []
+    const seen: Array<number> = []
+    const warm: Array<number> = []
+    const vias = new Map<string, number>()
+    for (let i = -WARMUP; i < RUNS; i++) {
       const message = `m${i}`
       const heard = ask(child, undefined, (r) => r.type === "floor" && r.message === message ? r.tc : undefined)
       const t0 = now()
       await exec(redis.send("PUBLISH", channel, message))
       const floorMs = workerTime(await heard) - t0
 
-      const id = `bench-push-${i + 20}-${globalThis.crypto.randomUUID().slice(0, 6)}`
-      await ask(child, { type: "push", id }, (r) => r.type === "ready" && r.id === id ? true : undefined)
-      const done = ask(child, undefined, (r) => r.type === "done" && r.id === id ? r.tc : undefined)
-      const t1 = now()
-      await exec(interruptRemote(id, { reason: "user_cancelled" }))
-      const pushMs = workerTime(await done) - t1
+      // cold: the controller has never seen the run (as `agent-interrupt interrupt <id>`); warm: it
+      // read the run's status first (as a page that shows it)
+      const stopOne = async (warm: boolean) => {
+        const id = `bench-${i + WARMUP}-${warm ? "w" : "c"}-${globalThis.crypto.randomUUID().slice(0, 6)}`
+        await ask(child, { type: "run", id }, (r) => r.type === "ready" && r.id === id ? true : undefined)
+        if (warm) await exec(executions.get(id))
+        const done = ask(child, undefined, (r) => r.type === "done" && r.id === id ? r : undefined)
+        const t1 = now()
+        await exec(executions.interrupt(id, { reason: "user_cancelled", triggeredBy: "bench" }))
+        const stop = await done
+        vias.set(stop.via, (vias.get(stop.via) ?? 0) + (i >= 0 ? 1 : 0))
+        return { stopped: (workerTime(stop.stopped) - t1) * 1000, seen: (workerTime(stop.seen) - t1) * 1000 }
+      }
+      const cold = await stopOne(false)
+      const hot = await stopOne(true)
       if (i >= 0) {
         floor.push(floorMs * 1000)
-        push.push(pushMs * 1000)
+        ours.push(cold.stopped)
+        seen.push(cold.seen)
+        warm.push(hot.stopped)
       }
     }
 
-    // the seed's approach: the key polled at checkpoints 100 ms apart
-    const poll: Array<number> = []
-    for (let i = 0; i < POLL_RUNS; i++) {
-      const id = `bench-poll-${i}-${globalThis.crypto.randomUUID().slice(0, 6)}`
-      await ask(child, { type: "poll", id }, (r) => r.type === "ready" && r.id === id ? true : undefined)
-      const done = ask(child, undefined, (r) => r.type === "done" && r.id === id ? r.tc : undefined)
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 100)) // a random moment in the period
-      const t0 = now()
-      await exec(interruptRemote(id, { reason: "user_cancelled" }))
-      poll.push((workerTime(await done) - t0) * 1000)
-    }
-
     const floorP99 = percentile(floor, 99)
-    const pushP99 = percentile(push, 99)
+    const oursP99 = percentile(ours, 99)
+    const delivered = [...vias].map(([via, n]) => `${n} ${via}`).join(", ")
     return [
       {
         suite,
@@ -237,36 +234,48 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
         unit: "µs"
       },
       { suite, name: `raw PUBLISH → message, one way p50 (${RUNS} runs)`, value: median(floor), unit: "µs" },
-      { suite, name: `raw PUBLISH → message, one way p99 (floor)`, value: floorP99, unit: "µs" },
+      { suite, name: "raw PUBLISH → message, one way p99 (floor)", value: floorP99, unit: "µs" },
       {
         suite,
-        name: `push: interruptRemote → worker's interrupted event p50 (${RUNS} runs)`,
-        value: median(push),
-        unit: "µs"
+        name: `executions.interrupt → worker's run stopped p50 (${RUNS} runs)`,
+        value: median(ours),
+        unit: "µs",
+        baseline: "floor p50",
+        ratio: median(ours) / median(floor)
       },
       {
         suite,
-        name: `push: interruptRemote → worker's interrupted event p99 (${RUNS} runs)`,
-        value: pushP99,
+        name: `executions.interrupt → worker's run stopped p99 (${RUNS} runs)`,
+        value: oursP99,
         unit: "µs",
         baseline: "floor p99",
-        ratio: pushP99 / floorP99,
-        target: "≤ 2 ms, ≤ 4×",
-        ok: pushP99 <= 2000 && pushP99 / floorP99 <= 4
+        ratio: oursP99 / floorP99,
+        target: "≤ 2 ms, ≤ 4× floor",
+        ok: oursP99 <= 2000 && oursP99 / floorP99 <= 4
       },
       {
         suite,
-        name: `seed: key polled at checkpoints 100 ms apart p50 (${POLL_RUNS} runs)`,
-        value: median(poll),
-        unit: "µs"
-      },
-      {
-        suite,
-        name: `seed: key polled at checkpoints 100 ms apart p99 (${POLL_RUNS} runs)`,
-        value: percentile(poll, 99),
+        name: "… the same, the controller having read the run's status first p50",
+        value: median(warm),
         unit: "µs",
-        baseline: "push p99",
-        ratio: percentile(poll, 99) / pushP99
+        baseline: "floor p50",
+        ratio: median(warm) / median(floor)
+      },
+      {
+        suite,
+        name: "… the same, the controller having read the run's status first p99",
+        value: percentile(warm, 99),
+        unit: "µs",
+        baseline: "floor p99",
+        ratio: percentile(warm, 99) / floorP99
+      },
+      {
+        suite,
+        name: `… its interrupted event seen by a follower in the worker p99 (delivered: ${delivered})`,
+        value: percentile(seen, 99),
+        unit: "µs",
+        baseline: "floor p99",
+        ratio: percentile(seen, 99) / floorP99
       }
     ]
   } finally {

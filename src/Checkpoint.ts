@@ -436,7 +436,8 @@ export const decodeLegacyDocument = (
         completed,
         partialOutputs: doc.partialOutputs,
         storage: doc.storage,
-        resumable: true
+        resumable: true,
+        inputs: []
       }, { disableChecks: true })
     })
   })

@@ -9,7 +9,7 @@
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, type Fiber, Option, Schema } from "effect"
 import { type Actor, ActorContractError, type Condition, type HandlerContext } from "./Actor.ts"
-import { EventBus, ExecutionEvent, type TokenUsage } from "./EventBus.ts"
+import { type ActorKind, EventBus, ExecutionEvent, type TokenUsage } from "./EventBus.ts"
 import { errorMessage as internalErrorMessage } from "./internal/text.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 import { ExecutionInterrupted, type InterruptSignal, type StopPolicies } from "./Interrupt.ts"
@@ -48,6 +48,32 @@ export const CurrentGroup = Context.Reference<string | undefined>("agent-interru
  * @internal
  */
 export const CurrentBranch = Context.Reference<{ completed: boolean } | undefined>("agent-interrupt/CurrentBranch", {
+  defaultValue: () => undefined
+})
+
+/**
+ * The step whose handler the current fiber runs: its address, actor, occurrence and attempt, and how
+ * many questions it asked a person so far in this attempt (what numbers its inputs).
+ *
+ * @category references
+ * @since 0.2.0
+ */
+export interface CurrentStepInfo {
+  readonly address: string
+  readonly actor: string
+  readonly kind: ActorKind
+  readonly occurrence: number
+  readonly attempt: number
+  inputs: number
+}
+
+/**
+ * The step whose handler the current fiber runs, if any (`awaitInput` asks in its name).
+ *
+ * @category references
+ * @since 0.2.0
+ */
+export const CurrentStep = Context.Reference<CurrentStepInfo | undefined>("agent-interrupt/CurrentStep", {
   defaultValue: () => undefined
 })
 
@@ -376,14 +402,31 @@ const makeRun = <I, A, E, R>(
         Effect.andThen(Effect.suspend(() => Effect.fail(ExecutionInterrupted.fromSignal(signal))))
       )
 
-  // What handlers run with: their path, no group (their own calls are not members), a recorder.
+  // What handlers run with: their path, no group (their own calls are not members), a recorder, the
+  // step they run for.
+  const step: CurrentStepInfo = {
+    address,
+    actor: actor.name,
+    kind: actor.kind,
+    get occurrence() {
+      return occurrence
+    },
+    get attempt() {
+      return attempt
+    },
+    inputs: 0
+  }
   const handlerContext = Context.add(
-    Context.add(Context.add(Context.add(fiber.context, CurrentPath, path), CurrentGroup, undefined), CurrentBranch, undefined),
-    CurrentPartialOutput,
-    {
-      record: (value: unknown) => partial.push(value),
-      recordUsage: (value: TokenUsage) => void (usage = value)
-    }
+    Context.add(
+      Context.add(Context.add(Context.add(fiber.context, CurrentPath, path), CurrentGroup, undefined), CurrentBranch, undefined),
+      CurrentPartialOutput,
+      {
+        record: (value: unknown) => partial.push(value),
+        recordUsage: (value: TokenUsage) => void (usage = value)
+      }
+    ),
+    CurrentStep,
+    step
   ) as Context.Context<R>
 
   const contract = (which: ActorContractError["which"]) => (detail: string) =>
@@ -448,6 +491,7 @@ const makeRun = <I, A, E, R>(
       begun = true
       partial = []
       usage = undefined
+      step.inputs = 0
       controller = undefined
       attemptStart = nowMillis()
       return publish("started", { detail: truncate(show(input)) })
@@ -522,8 +566,10 @@ const makeRun = <I, A, E, R>(
   })
 
   // Stopped from outside (a cancelled group, an interrupted parent): still exactly one final event.
+  // Parked (the run waits for a person and its process lets go of it): nothing ended, it runs again
+  // on resume.
   const onExit = (exit: Exit.Exit<A, Failure<E>>) => {
-    if (settled || !begun || !Exit.isFailure(exit) || !Cause.hasInterruptsOnly(exit.cause)) return Effect.void
+    if (settled || !begun || !Exit.isFailure(exit) || !Cause.hasInterruptsOnly(exit.cause) || journal.parking) return Effect.void
     return Effect.flatMap(Effect.zip(state.interruptSignal, stopFields), ([signal, fields]) =>
       finish("interrupted", {
         detail: Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled",

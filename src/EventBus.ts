@@ -64,6 +64,38 @@ export interface TokenUsage extends Schema.Schema.Type<typeof TokenUsage> {}
  * @category models
  * @since 0.1.0
  */
+/**
+ * A question a step asks a person (human in the loop), as journaled and as shown: its id (what an
+ * answer names), where it is asked (the step's address and occurrence), the prompt, what kind of
+ * answer it takes — `answer` is the answer's JSON form as an Effect Schema representation (what an
+ * answer is checked against anywhere), `jsonSchema` the same as a JSON Schema (for forms) — the
+ * choices when there are some, the deadline and the answer used when it passes. An `approval` asks
+ * whether a tool may run (`tool`, `toolInput`); its answer is `{ approved, reason? }`.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const InputRequest = Schema.Struct({
+  inputId: Schema.String,
+  address: Schema.String,
+  occurrence: Count,
+  kind: Schema.Literals(["input", "approval"]),
+  prompt: Schema.String,
+  answer: Schema.Json,
+  jsonSchema: Schema.Json,
+  choices: Schema.optionalKey(Schema.Array(Schema.Json)),
+  deadline: Schema.optionalKey(IsoTimestamp),
+  default: Schema.optionalKey(Schema.Json),
+  tool: Schema.optionalKey(Schema.String),
+  toolInput: Schema.optionalKey(Schema.Json)
+})
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface InputRequest extends Schema.Schema.Type<typeof InputRequest> {}
+
 export const ExecutionEvent = Schema.TaggedStruct("ExecutionEvent", {
     stateId: Schema.String,
     address: Schema.String,
@@ -81,7 +113,9 @@ export const ExecutionEvent = Schema.TaggedStruct("ExecutionEvent", {
     groupId: Schema.optionalKey(Schema.String),
     stopLatency: Schema.optionalKey(Millis),
     partialOutput: Schema.optionalKey(Schema.Json),
-    usage: Schema.optionalKey(TokenUsage)
+    usage: Schema.optionalKey(TokenUsage),
+    /** What an `awaiting` / `human_intervention` event asks. */
+    input: Schema.optionalKey(InputRequest)
 })
 
 /**
@@ -221,7 +255,8 @@ export type CheckpointOutcome = typeof CheckpointOutcome.Type
  */
 export const ExecutionFinished = Schema.TaggedStruct("ExecutionFinished", {
   stateId: Schema.String,
-  status: Schema.Literals(["completed", "failed", "interrupted"]),
+  /** `awaiting`: the attempt ended while a step waits for a person (parked); an answer resumes it. */
+  status: Schema.Literals(["completed", "failed", "interrupted", "awaiting"]),
   timestamp: IsoTimestamp,
   signal: Schema.optionalKey(InterruptSignal),
   checkpoint: CheckpointOutcome,
@@ -267,6 +302,32 @@ export const ExecutionStarted = Schema.TaggedStruct("ExecutionStarted", {
 export interface ExecutionStarted extends Schema.Schema.Type<typeof ExecutionStarted> {}
 
 /**
+ * What became of a question a step asked: `answered` (the value, who answered, `defaulted` when the
+ * deadline passed and the default was used) — journaled before it is published — or `rejected` (the
+ * value did not decode: `message` says why; the step still waits).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const InputEvent = Schema.TaggedStruct("InputEvent", {
+  stateId: Schema.String,
+  inputId: Schema.String,
+  address: Schema.String,
+  status: Schema.Literals(["answered", "rejected"]),
+  timestamp: IsoTimestamp,
+  value: Schema.optionalKey(Schema.Json),
+  answeredBy: Schema.optionalKey(Schema.String),
+  defaulted: Schema.optionalKey(Schema.Boolean),
+  message: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface InputEvent extends Schema.Schema.Type<typeof InputEvent> {}
+
+/**
  * Everything that goes on the bus.
  *
  * @category models
@@ -279,7 +340,8 @@ export const BusEvent = Schema.Union([
   LogEvent,
   InterruptEvent,
   ExecutionStarted,
-  ExecutionFinished
+  ExecutionFinished,
+  InputEvent
 ])
 
 /**
@@ -368,6 +430,11 @@ export class EventBus extends Context.Service<EventBus, {
   /** Publishes an event: never blocks, never fails. */
   readonly publish: (event: BusEvent) => Effect.Effect<void>
   /**
+   * Publishes an event of another bus under the number it has there (a copy of another process's
+   * log keeps its numbers, gaps included): ignored when it is not after the last event here.
+   */
+  readonly publishAt: (sequence: number, event: BusEvent) => Effect.Effect<void>
+  /**
    * Runs `handler` for every event published from now on, in its own fiber that lives as long as the
    * scope. A handler that fails or dies is logged and dropped; events still queued when the scope
    * closes are handled first — by all the scope's subscribers at once, up to `drainTimeout`.
@@ -429,6 +496,13 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
         )
       }
       return Effect.void
+    })
+
+  const publishAt = (at: number, event: BusEvent): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (at <= sequence) return Effect.void
+      sequence = at - 1
+      return publish(event)
     })
 
   const attach = Effect.acquireRelease(
@@ -535,6 +609,7 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
 
   return EventBus.of({
     publish,
+    publishAt,
     subscribe,
     stream: Stream.suspend(() => Stream.map(streamWith(), (entry) => entry.event)),
     streamWith,

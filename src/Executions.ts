@@ -4,11 +4,10 @@
  * from their journal — whether they run here or, with a remote backend, in any process that shares
  * it.
  *
- * This module holds the control plane's vocabulary (`ExecutionInfo`, the interrupt receipts and
- * stages, the errors), the one fold that turns a run's bus events into its `ExecutionInfo` (the same
- * for a run of this process, a run of another process and a run read back from its journal), the
+ * This module holds the control plane's vocabulary (the interrupt receipts, the errors), the
  * `Executions` service, and `Executions.layerLocal`, which runs executions in this process over a
- * `CheckpointStore`. A remote backend (`RedisExecutions.layer` in `agent-interrupt/redis`) plugs in
+ * `CheckpointStore`. What it says of an execution, `ExecutionInfo`, is one fold over the run's events
+ * (`ExecutionInfo.ts`). A remote backend (`RedisExecutions.layer` in `agent-interrupt/redis`) plugs in
  * through {@link Remote}: it publishes the events of this process's runs and delivers requests to
  * the process that owns a run. `http/` and `cli/` only map their inputs to this service.
  *
@@ -19,7 +18,7 @@ import {
   Clock,
   Context,
   Deferred,
-  type Duration,
+  Duration,
   Effect,
   Exit,
   Fiber,
@@ -36,8 +35,17 @@ import { type CheckpointError, CheckpointStore } from "./Checkpoint.ts"
 import type { StateSnapshot } from "./Journal.ts"
 import * as EventBus from "./EventBus.ts"
 import {
+  emptyView,
+  eventsOfJournal,
+  ExecutionInfo,
+  foldEvent,
+  type InterruptStage,
+  type RunView,
+  StageReached,
+  toInfo
+} from "./ExecutionInfo.ts"
+import {
   type InterruptChecker,
-  InterruptEvent,
   InterruptReason,
   InterruptSignal,
   isStateId,
@@ -46,7 +54,8 @@ import {
   STATE_ID_RULE,
   type StopPolicies
 } from "./Interrupt.ts"
-import type { Durability, JournalRecord } from "./Journal.ts"
+import { checkAnswer } from "./Input.ts"
+import type { Durability, OfferedAnswer } from "./Journal.ts"
 import { isoOf } from "./internal/time.ts"
 import * as Run from "./Run.ts"
 import * as Workflow from "./Workflow.ts"
@@ -56,109 +65,6 @@ import * as Workflow from "./Workflow.ts"
 // -----------------------------------------------------------------------------
 
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
-
-/**
- * How far the current attempt of an execution got: its bus events, and its actor calls by status
- * (`started` counts every attempt of a call; `recovered` counts the steps a resume replayed from the
- * journal instead of running them again). `done` is `completed + recovered`; `total` is how many
- * steps the workflow expects, when it says (it never goes down, and never jumps).
- *
- * @category models
- * @since 0.1.0
- */
-export const Progress = Schema.Struct({
-  events: Count,
-  started: Count,
-  completed: Count,
-  failed: Count,
-  interrupted: Count,
-  retrying: Count,
-  recovered: Count,
-  done: Count,
-  total: Schema.optionalKey(Count)
-})
-
-/**
- * @category models
- * @since 0.1.0
- */
-export interface Progress extends Schema.Schema.Type<typeof Progress> {}
-
-/**
- * The stages of an interrupt, in order: `requested` (its signal was made), `delivered` (the running
- * execution has it: its `InterruptEvent`), `stopped` (its running work ended: the first `interrupted`
- * event, or the end of the attempt), `checkpointed` (its journal was saved to the end).
- *
- * @category models
- * @since 0.1.0
- */
-export const InterruptStage = Schema.Literals(["requested", "delivered", "stopped", "checkpointed"])
-
-/**
- * @category models
- * @since 0.1.0
- */
-export type InterruptStage = typeof InterruptStage.Type
-
-/**
- * A stage an interrupt reached, and when (`detail`: how it was delivered, or where it was saved).
- *
- * @category models
- * @since 0.1.0
- */
-export const StageReached = Schema.Struct({
-  stage: InterruptStage,
-  at: IsoTimestamp,
-  detail: Schema.optionalKey(Schema.String)
-})
-
-/**
- * @category models
- * @since 0.1.0
- */
-export interface StageReached extends Schema.Schema.Type<typeof StageReached> {}
-
-/**
- * The status of one execution.
- *
- * **Details**
- *
- * - `status`: see `RunStatus` (`cancelling` between an interrupt and the end of its drain; `lost`
- *   when its owner is gone).
- * - `runs`: 1, plus one per resume.
- * - `interrupt`: the winning signal of the current attempt (who, when, why), once interrupted;
- *   `interruptStages`: the stages it reached so far.
- * - `checkpoint`, `checkpointId`: what happened to the journal at the end of the attempt;
- *   `checkpointDetail`: why it was not saved, when it failed.
- * - `result`: the value of a completed run (JSON); `error`: the error of a failed one.
- * - `watchers`: event-stream readers attached here right now; `owner`: who runs (or last ran) it.
- * - `lastSequence`: the sequence number of its last event (where a reader reconnects).
- *
- * @category models
- * @since 0.1.0
- */
-export class ExecutionInfo extends Schema.Class<ExecutionInfo>("agent-interrupt/ExecutionInfo")({
-  executionId: Schema.String,
-  workflow: Schema.String,
-  input: Schema.Json,
-  status: RunStatus,
-  startedBy: Schema.optionalKey(Schema.String),
-  createdAt: IsoTimestamp,
-  updatedAt: IsoTimestamp,
-  finishedAt: Schema.optionalKey(IsoTimestamp),
-  runs: Count,
-  interrupt: Schema.optionalKey(InterruptSignal),
-  interruptStages: Schema.Array(StageReached),
-  progress: Progress,
-  checkpoint: Schema.optionalKey(EventBus.CheckpointOutcome),
-  checkpointId: Schema.optionalKey(Schema.String),
-  checkpointDetail: Schema.optionalKey(Schema.String),
-  result: Schema.optionalKey(Schema.Json),
-  error: Schema.optionalKey(Schema.String),
-  watchers: Count,
-  owner: Schema.optionalKey(Schema.String),
-  lastSequence: Count
-}) {}
 
 /**
  * A workflow the control plane can start, for pickers and help texts.
@@ -348,6 +254,74 @@ export class JournalUnreadable extends Schema.TaggedError<JournalUnreadable>("ag
   { httpApiStatus: 409 }
 ) {}
 
+/**
+ * The execution asks no question of that id (or none at all), now or before.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class InputNotFound extends Schema.TaggedError<InputNotFound>("agent-interrupt/InputNotFound")(
+  "InputNotFound",
+  { executionId: Schema.String, inputId: Schema.optionalKey(Schema.String), message: Schema.String },
+  { httpApiStatus: 404 }
+) {}
+
+/**
+ * The question was answered already: the first answer stands (`answer` is it).
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class InputAlreadyAnswered extends Schema.TaggedError<InputAlreadyAnswered>(
+  "agent-interrupt/InputAlreadyAnswered"
+)("InputAlreadyAnswered", {
+  executionId: Schema.String,
+  inputId: Schema.String,
+  answer: Schema.Json,
+  message: Schema.String
+}, { httpApiStatus: 409 }) {}
+
+/**
+ * The value is not an answer to the question (its Schema or its choices refuse it): nothing changed.
+ * Also when no input id was named and several questions wait (`message` lists them).
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class InvalidAnswer extends Schema.TaggedError<InvalidAnswer>("agent-interrupt/InvalidAnswer")(
+  "InvalidAnswer",
+  { executionId: Schema.String, inputId: Schema.optionalKey(Schema.String), message: Schema.String },
+  { httpApiStatus: 400 }
+) {}
+
+/**
+ * The receipt of an answer: journaled and handed to the step that asked, which goes on (the run's
+ * status when the answer was taken).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export class AnswerAccepted extends Schema.TaggedClass<AnswerAccepted>("agent-interrupt/AnswerAccepted")("AnswerAccepted", {
+  executionId: Schema.String,
+  inputId: Schema.String,
+  value: Schema.Json,
+  answeredBy: Schema.optionalKey(Schema.String),
+  answeredAt: IsoTimestamp,
+  status: RunStatus
+}) {}
+
+/**
+ * Options of `answer`: who answers (recorded; default `api-client`), and how long to wait for the run
+ * to take the answer (default 30 s).
+ *
+ * @category options
+ * @since 0.2.0
+ */
+export interface AnswerOptions {
+  readonly answeredBy?: string | undefined
+  readonly awaitTimeout?: Duration.Input | undefined
+}
+
 const unavailable = (operation: string) => (error: CheckpointError) =>
   new BackendUnavailable({ operation, detail: error.message })
 
@@ -356,348 +330,6 @@ const unreadable = (operation: string) => (error: CheckpointError): BackendUnava
   error.reason === "corrupt" || error.reason === "unsupported_version"
     ? new JournalUnreadable({ executionId: error.stateId, message: error.message })
     : unavailable(operation)(error)
-
-// -----------------------------------------------------------------------------
-// The fold: a run's events → its ExecutionInfo
-// -----------------------------------------------------------------------------
-
-/**
- * What the fold keeps of a run: everything `ExecutionInfo` says, as its events said it.
- *
- * @category folds
- * @since 0.2.0
- */
-export interface RunView {
-  readonly executionId: string
-  workflow: string
-  input: Schema.Json
-  startedBy: string | undefined
-  owner: string | undefined
-  createdAt: string | undefined
-  updatedAt: string | undefined
-  finishedAt: string | undefined
-  runs: number
-  status: RunStatus
-  interrupt: InterruptSignal | undefined
-  stages: Array<StageReached>
-  progress: { -readonly [K in keyof Progress]: Progress[K] }
-  checkpoint: EventBus.CheckpointOutcome | undefined
-  checkpointId: string | undefined
-  checkpointDetail: string | undefined
-  result: Schema.Json | undefined
-  error: string | undefined
-  lastSequence: number
-  /** The sequence number of the current attempt's `ExecutionStarted`. */
-  attemptStart: number
-}
-
-const emptyProgress = (): RunView["progress"] => ({
-  events: 0,
-  started: 0,
-  completed: 0,
-  failed: 0,
-  interrupted: 0,
-  retrying: 0,
-  recovered: 0,
-  done: 0
-})
-
-/**
- * The view of a run before any event.
- *
- * @category folds
- * @since 0.2.0
- */
-export const emptyView = (executionId: string): RunView => ({
-  executionId,
-  workflow: "unknown",
-  input: null,
-  startedBy: undefined,
-  owner: undefined,
-  createdAt: undefined,
-  updatedAt: undefined,
-  finishedAt: undefined,
-  runs: 0,
-  status: "running",
-  interrupt: undefined,
-  stages: [],
-  progress: emptyProgress(),
-  checkpoint: undefined,
-  checkpointId: undefined,
-  checkpointDetail: undefined,
-  result: undefined,
-  error: undefined,
-  lastSequence: 0,
-  attemptStart: 0
-})
-
-const addStage = (view: RunView, stage: InterruptStage, at: string, detail?: string) => {
-  if (view.stages.some((s) => s.stage === stage)) return
-  view.stages.push(detail === undefined ? { stage, at } : { stage, at, detail })
-}
-
-/**
- * Folds one event of a run into its view (in place). The one function behind every
- * `ExecutionInfo`: of a run of this process (as its bus publishes), of another process's run (as its
- * published events are read) and of a run read back from its journal.
- *
- * @category folds
- * @since 0.2.0
- */
-export const foldEvent = (view: RunView, item: EventBus.Sequenced): void => {
-  const event = item.event
-  view.lastSequence = Math.max(view.lastSequence, item.sequence)
-  switch (event._tag) {
-    case "ExecutionStarted": {
-      view.runs = Math.max(view.runs, event.attempt)
-      view.status = "running"
-      view.attemptStart = item.sequence
-      if (event.workflow !== undefined) view.workflow = event.workflow
-      if (event.input !== undefined) view.input = event.input
-      if (event.startedBy !== undefined) view.startedBy ??= event.startedBy
-      if (event.owner !== undefined) view.owner = event.owner
-      view.createdAt ??= event.timestamp
-      view.updatedAt = event.timestamp
-      view.finishedAt = undefined
-      view.interrupt = undefined
-      view.stages = []
-      view.checkpoint = undefined
-      view.checkpointId = undefined
-      view.checkpointDetail = undefined
-      view.result = undefined
-      view.error = undefined
-      const total = view.progress.total
-      view.progress = emptyProgress()
-      const expected = event.expectedSteps ?? total
-      if (expected !== undefined) view.progress.total = expected
-      view.progress.events = 1
-      return
-    }
-    case "ExecutionEvent": {
-      const p = view.progress
-      p.events++
-      view.updatedAt = event.timestamp
-      switch (event.status) {
-        case "started":
-          p.started++
-          break
-        case "completed":
-          p.completed++
-          p.done++
-          break
-        case "recovered":
-          p.recovered++
-          p.done++
-          break
-        case "failed":
-          p.failed++
-          break
-        case "retrying":
-          p.retrying++
-          break
-        case "interrupted":
-          p.interrupted++
-          if (view.interrupt !== undefined) addStage(view, "stopped", event.timestamp)
-          break
-        case "awaiting":
-        case "human_intervention":
-          if (view.status === "running") view.status = "awaiting"
-          break
-      }
-      if (p.total !== undefined && p.done > p.total) p.total = p.done
-      return
-    }
-    case "InterruptEvent": {
-      view.progress.events++
-      view.interrupt = event.signal
-      if (view.status === "running" || view.status === "awaiting") view.status = "cancelling"
-      const at = event.at ?? event.signal.triggeredAt
-      view.updatedAt = at
-      // requested before delivered, whatever the clocks of the two processes say
-      addStage(view, "requested", event.signal.triggeredAt < at ? event.signal.triggeredAt : at)
-      addStage(view, "delivered", at, event.via)
-      return
-    }
-    case "ExecutionFinished": {
-      view.progress.events++
-      view.status = event.status
-      view.updatedAt = event.timestamp
-      view.finishedAt = event.timestamp
-      view.checkpoint = event.checkpoint
-      view.checkpointId = event.checkpointId
-      view.checkpointDetail = event.checkpointDetail
-      view.result = event.result
-      view.error = event.detail
-      if (event.status === "interrupted") {
-        if (event.signal !== undefined) view.interrupt ??= event.signal
-        addStage(view, "stopped", event.timestamp)
-        if (event.checkpoint === "saved") addStage(view, "checkpointed", event.timestamp, event.checkpointId)
-      }
-      return
-    }
-    case "GroupEvent":
-    case "LogEvent": {
-      view.progress.events++
-      return
-    }
-    case "OutputDelta":
-      // live output only: not a step of the run's progress
-      return
-  }
-}
-
-/**
- * The `ExecutionInfo` of a view. `status` overrides the view's (a run whose owner is gone is
- * `lost`).
- *
- * @category folds
- * @since 0.2.0
- */
-export const toInfo = (
-  view: RunView,
-  extras: { readonly watchers?: number | undefined; readonly status?: RunStatus | undefined } = {}
-): ExecutionInfo => {
-  const created = view.createdAt ?? isoOf(0)
-  return new ExecutionInfo({
-    executionId: view.executionId,
-    workflow: view.workflow,
-    input: view.input,
-    status: extras.status ?? view.status,
-    ...(view.startedBy === undefined ? {} : { startedBy: view.startedBy }),
-    createdAt: created,
-    updatedAt: view.updatedAt ?? created,
-    ...(view.finishedAt === undefined ? {} : { finishedAt: view.finishedAt }),
-    runs: view.runs,
-    ...(view.interrupt === undefined ? {} : { interrupt: view.interrupt }),
-    interruptStages: view.stages.slice(),
-    progress: { ...view.progress },
-    ...(view.checkpoint === undefined ? {} : { checkpoint: view.checkpoint }),
-    ...(view.checkpointId === undefined ? {} : { checkpointId: view.checkpointId }),
-    ...(view.checkpointDetail === undefined ? {} : { checkpointDetail: view.checkpointDetail }),
-    ...(view.result === undefined ? {} : { result: view.result }),
-    ...(view.error === undefined ? {} : { error: view.error }),
-    watchers: extras.watchers ?? 0,
-    ...(view.owner === undefined ? {} : { owner: view.owner }),
-    lastSequence: view.lastSequence
-  }, { disableChecks: true })
-}
-
-/**
- * The bus events a journal stands for: what a reader of a run that no bus holds any more (it ran in
- * another process, or before a restart) gets. Completed steps come back as `completed` events.
- *
- * @category folds
- * @since 0.2.0
- */
-export const eventsOfJournal = (stateId: string, records: ReadonlyArray<JournalRecord>): Array<EventBus.BusEvent> => {
-  const out: Array<EventBus.BusEvent> = []
-  const step = (
-    s: { readonly address: string; readonly occurrence: number; readonly actor: string; readonly kind: EventBus.ActorKind; readonly attempt: number; readonly timestamp: string }
-  ) => ({
-    _tag: "ExecutionEvent" as const,
-    stateId,
-    address: s.address,
-    actor: s.actor,
-    kind: s.kind,
-    occurrence: s.occurrence,
-    attempt: s.attempt,
-    timestamp: s.timestamp
-  })
-  for (const record of records) {
-    switch (record._tag) {
-      case "Snapshot": {
-        const snap = record.snapshot
-        out.push({
-          _tag: "ExecutionStarted",
-          stateId,
-          attempt: snap.attempts,
-          timestamp: snap.createdAt,
-          ...(snap.metadata.workflow === undefined ? {} : { workflow: snap.metadata.workflow }),
-          ...(snap.metadata.input === undefined ? {} : { input: snap.metadata.input }),
-          ...(snap.metadata.startedBy === undefined ? {} : { startedBy: snap.metadata.startedBy })
-        })
-        for (const s of snap.completed) {
-          out.push({
-            ...step(s),
-            status: "completed",
-            result: s.result,
-            ...(s.executionTime === undefined ? {} : { executionTime: s.executionTime }),
-            ...(s.detail === undefined ? {} : { detail: s.detail })
-          })
-        }
-        if (snap.status === "interrupted" || snap.status === "completed" || snap.status === "failed") {
-          out.push({
-            _tag: "ExecutionFinished",
-            stateId,
-            status: snap.status,
-            timestamp: snap.updatedAt,
-            checkpoint: snap.resumable ? "saved" : "not_saved",
-            ...(snap.resumable ? { checkpointId: stateId } : {}),
-            ...(snap.metadata.interrupt === undefined ? {} : { signal: snap.metadata.interrupt }),
-            ...(snap.metadata.error === undefined ? {} : { detail: snap.metadata.error }),
-            ...(snap.metadata.result === undefined ? {} : { result: snap.metadata.result })
-          })
-        }
-        break
-      }
-      case "RunStarted": {
-        out.push({
-          _tag: "ExecutionStarted",
-          stateId,
-          attempt: record.attempt,
-          timestamp: record.timestamp,
-          ...(record.workflow === undefined ? {} : { workflow: record.workflow }),
-          ...(record.input === undefined ? {} : { input: record.input }),
-          ...(record.startedBy === undefined ? {} : { startedBy: record.startedBy }),
-          ...(record.owner === undefined ? {} : { owner: record.owner })
-        })
-        break
-      }
-      case "StepCompleted": {
-        out.push({
-          ...step(record),
-          status: "completed",
-          result: record.result,
-          ...(record.executionTime === undefined ? {} : { executionTime: record.executionTime }),
-          ...(record.detail === undefined ? {} : { detail: record.detail }),
-          ...(record.usage === undefined ? {} : { usage: record.usage })
-        })
-        break
-      }
-      case "StepInterrupted": {
-        out.push({
-          ...step(record),
-          status: "interrupted",
-          partialOutput: record.partialOutput,
-          ...(record.usage === undefined ? {} : { usage: record.usage })
-        })
-        break
-      }
-      case "RunInterrupted": {
-        out.push(new InterruptEvent({ signal: record.signal, stateId, at: record.timestamp }, { disableChecks: true }))
-        break
-      }
-      case "RunFinished": {
-        const saved = record.resumable !== false
-        out.push({
-          _tag: "ExecutionFinished",
-          stateId,
-          status: record.status,
-          timestamp: record.timestamp,
-          checkpoint: saved ? "saved" : "not_saved",
-          ...(saved ? { checkpointId: stateId } : {}),
-          ...(record.error === undefined ? {} : { detail: record.error }),
-          ...(record.result === undefined ? {} : { result: record.result })
-        })
-        break
-      }
-      case "StorageSet":
-      case "StorageDeleted":
-        break
-    }
-  }
-  return out
-}
 
 // -----------------------------------------------------------------------------
 // Service
@@ -747,6 +379,8 @@ export interface ResumeOptions {
   readonly timeout?: Duration.Input | undefined
   readonly checker?: InterruptChecker | undefined
   readonly checkerInterval?: Duration.Input | undefined
+  /** Answers to questions an earlier attempt asked (what `answer` brings to a parked run). */
+  readonly answers?: ReadonlyArray<OfferedAnswer> | undefined
 }
 
 /**
@@ -839,9 +473,32 @@ export class Executions extends Context.Service<Executions, {
   /** Waits until the current attempt of an execution has ended and says how. */
   readonly awaitEnd: (executionId: string) => Effect.Effect<ExecutionInfo, ReadError>
   /**
-   * Stops starting and resuming, interrupts every execution running here with `system_shutdown`
-   * (drained per its stop policy, 10 s by default) and waits for their journals. Returns the
-   * executions it stopped. Idempotent.
+   * Answers a question a step of the execution asked (`awaitInput`, `requireApproval`): `inputId`
+   * names it (optional when exactly one waits). The value is checked against the question's Schema
+   * and choices first (`InvalidAnswer`, nothing changes); the first answer stands
+   * (`InputAlreadyAnswered`). The answer is journaled and the run goes on: here if it runs here, in
+   * its process if another holds it (through the remote backend), else resumed in this process.
+   * Succeeds once the step has taken it.
+   */
+  readonly answer: (
+    executionId: string,
+    inputId: string | undefined,
+    value: unknown,
+    options?: AnswerOptions
+  ) => Effect.Effect<
+    AnswerAccepted,
+    ReadError | InputNotFound | InputAlreadyAnswered | InvalidAnswer | NotResumable | ShuttingDown
+  >
+  /**
+   * Parks an execution running here whose steps wait for a person: its steps stop (they run again
+   * when it continues), its journal is saved, its lease released, its status stays `awaiting`; an
+   * answer from any process continues it. `false` when it does not wait here.
+   */
+  readonly park: (executionId: string) => Effect.Effect<boolean, ReadError>
+  /**
+   * Stops starting and resuming, parks every execution running here that waits for a person, and
+   * interrupts the others with `system_shutdown` (drained per its stop policy, 10 s by default), then
+   * waits for their journals. Returns the executions it stopped. Idempotent.
    */
   readonly shutdown: Effect.Effect<ReadonlyArray<ExecutionInfo>>
 }>()("agent-interrupt/Executions") {
@@ -898,6 +555,7 @@ export interface Remote {
     readonly owner: string
     readonly state: Run.RunningExecution["state"]
     readonly bus: EventBus.EventBus["Service"]
+    readonly journal: Run.RunningExecution["journal"]
   }) => Effect.Effect<void, never, Scope.Scope>
   /**
    * A run's published events after `after`: the history, then (with `live`) what comes, until its
@@ -917,6 +575,14 @@ export interface Remote {
     stateId: string,
     signal: InterruptSignal
   ) => Effect.Effect<"sent" | "duplicate" | "not_running", BackendUnavailable>
+  /**
+   * Sends an answer to the owner of a running execution (which journals it and hands it to its
+   * step): `sent`, or `not_running` when nobody holds its lease (nothing is left behind).
+   */
+  readonly answer: (
+    stateId: string,
+    answer: { readonly inputId: string; readonly value: Schema.Json; readonly answeredBy?: string | undefined }
+  ) => Effect.Effect<"sent" | "not_running", BackendUnavailable>
 }
 
 /** One execution in memory: its bus (its log across attempts), its view, its run in this process. */
@@ -926,49 +592,45 @@ interface Entry {
   readonly bus: EventBus.EventBus["Service"]
   readonly scope: Scope.Closeable
   /** The attempt running in this process, if any. */
-  current: { readonly state: Run.RunningExecution["state"]; readonly ended: Deferred.Deferred<void> } | undefined
+  current: (Run.RunningExecution & { readonly ended: Deferred.Deferred<void> }) | undefined
   watchers: number
   /** The journal's stamp when the view was last in step with it (for runs that other processes change). */
   stamp: string | undefined
 }
 
+const isJson = Schema.is(Schema.Json)
+
 const isActive = (status: RunStatus) => status === "running" || status === "cancelling"
 
-/**
- * Builds the control plane: runs in this process over the `CheckpointStore` in context, and sees and
- * reaches the runs of other processes through `remote` when given.
- *
- * @category constructors
- * @since 0.2.0
- */
-export const make = Effect.fnUntraced(function*(
-  options: LocalOptions = {},
-  remote?: Remote | undefined
-): Effect.fn.Return<Executions["Service"], never, CheckpointStore | Scope.Scope> {
-  const store = yield* CheckpointStore
-  const registered = options.workflows ?? []
-  const retention = options.retention ?? "1 hour"
-  const historyLimit = options.historyLimit ?? 10_000
-  const shutdownTimeout = options.shutdownTimeout ?? "30 seconds"
-  const stopPolicy = options.stopPolicy
-  const durability = options.durability
+// -----------------------------------------------------------------------------
+// The executions in memory
+// -----------------------------------------------------------------------------
 
+/**
+ * The executions this process holds in memory (its runs, and the runs it read), each with its bus:
+ * read back on demand (another process's published events, else the journal), kept up to date with
+ * what other processes do to them, and forgotten `retention` after their last use.
+ */
+const makeEntries = Effect.fnUntraced(function*(
+  store: CheckpointStore["Service"],
+  remote: Remote | undefined,
+  options: { readonly historyLimit: number; readonly retention: Duration.Input }
+) {
   const entries = new Map<string, Entry>()
-  const closing = yield* Ref.make(false)
-  const runs = yield* FiberSet.make()
   const forgetters = yield* FiberMap.make<string>()
   const materializing = new Map<string, Deferred.Deferred<Entry | undefined, BackendUnavailable | JournalUnreadable>>()
+  // entries read back just now: already up to date for the `fresh` that read them
+  const justRead = new WeakSet<Entry>()
 
-  // --- entries ---------------------------------------------------------------------
-
-  const newEntry = (id: string, history: ReadonlyArray<EventBus.BusEvent>, startSequence = 0) =>
+  // A new entry whose bus holds `history` under its own numbers.
+  const create = (id: string, history: ReadonlyArray<EventBus.Sequenced>) =>
     Effect.gen(function*() {
       const view = emptyView(id)
       const scope = yield* Scope.make()
-      const bus = yield* EventBus.make({ historyLimit, startSequence, observe: (item) => foldEvent(view, item) }).pipe(
+      const bus = yield* EventBus.make({ historyLimit: options.historyLimit, observe: (item) => foldEvent(view, item) }).pipe(
         Scope.provide(scope)
       )
-      for (const event of history) yield* bus.publish(event)
+      for (const item of history) yield* bus.publishAt(item.sequence, item.event)
       const entry: Entry = { id, view, bus, scope, current: undefined, watchers: 0, stamp: undefined }
       entries.set(id, entry)
       return entry
@@ -982,23 +644,32 @@ export const make = Effect.fnUntraced(function*(
     })
 
   const scheduleForget = (entry: Entry) =>
-    FiberMap.run(forgetters, entry.id, Effect.andThen(Effect.sleep(retention), forget(entry)))
+    FiberMap.run(forgetters, entry.id, Effect.andThen(Effect.sleep(options.retention), forget(entry)))
 
-  // The history of a run no bus here holds: what it published (remote), else its journal.
+  const keep = (entry: Entry) => FiberMap.remove(forgetters, entry.id)
+
+  /** Drops the entry of `id` from memory now (a new run of that id starts over). */
+  const discard = (id: string) =>
+    Effect.suspend(() => {
+      const entry = entries.get(id)
+      if (entry === undefined) return Effect.void
+      entries.delete(id)
+      return Effect.andThen(FiberMap.remove(forgetters, id), Scope.close(entry.scope, Exit.void))
+    })
+
+  // The history of a run no bus here holds: what it published (remote, under its numbers), else its
+  // journal (numbered from 1).
   const historyOf = (id: string): Effect.Effect<
-    Option.Option<{ readonly events: ReadonlyArray<EventBus.BusEvent>; readonly last: number }>,
+    Option.Option<ReadonlyArray<EventBus.Sequenced>>,
     BackendUnavailable | JournalUnreadable
   > =>
     Effect.gen(function*() {
       if (remote !== undefined) {
         const published = yield* Stream.runCollect(remote.follow(id, 0, false))
-        if (published.length > 0) {
-          // the same numbers as published (a reader's Last-Event-ID stays valid)
-          return Option.some({ events: published.map((p) => p.event), last: published[0]!.sequence - 1 })
-        }
+        if (published.length > 0) return Option.some(published)
       }
       const records = yield* store.read(id).pipe(Effect.mapError(unreadable("read the journal")))
-      return Option.map(records, (r) => ({ events: eventsOfJournal(id, r), last: 0 }))
+      return Option.map(records, (r) => eventsOfJournal(id, r).map((event, i) => ({ sequence: i + 1, event })))
     })
 
   /** The entry of an execution: in memory, or read back (its published events, else its journal). */
@@ -1019,8 +690,9 @@ export const make = Effect.fnUntraced(function*(
             if (Option.isNone(history)) return undefined
             const again = entries.get(id)
             if (again !== undefined) return again
-            const entry = yield* newEntry(id, history.value.events, history.value.last)
+            const entry = yield* create(id, history.value)
             entry.stamp = stamp
+            justRead.add(entry)
             yield* scheduleForget(entry)
             return entry
           }))
@@ -1030,6 +702,26 @@ export const make = Effect.fnUntraced(function*(
         })
       return Effect.flatMap(loaded, (entry) =>
         entry === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(entry))
+    })
+
+  /** What another process published of `entry`'s run since this process last looked, kept here. */
+  const follow = (entry: Entry, live: boolean) =>
+    remote === undefined
+      ? Stream.empty
+      : remote.follow(entry.id, entry.view.lastSequence, live).pipe(
+        Stream.tap((item) => entry.bus.publishAt(item.sequence, item.event))
+      )
+
+  // The entry of an execution, up to date with what other processes did to it: with a remote, what
+  // they published since; without one, its journal read again when it changed.
+  const fresh = (id: string): Effect.Effect<Entry, ReadError> =>
+    Effect.flatMap(lookup(id), (entry) => {
+      if (entry.current !== undefined || justRead.delete(entry)) return Effect.succeed(entry)
+      if (remote !== undefined) return Effect.as(Stream.runDrain(follow(entry, false)), entry)
+      return Effect.flatMap(store.stamp(id).pipe(Effect.mapError(unreadable("read the journal"))), (stamp) => {
+        if (Option.getOrUndefined(stamp) === entry.stamp || entry.watchers > 0) return Effect.succeed(entry)
+        return Effect.andThen(Effect.andThen(keep(entry), forget(entry)), lookup(id))
+      })
     })
 
   // A run that says it runs but runs nowhere here: lost when nobody holds its lease.
@@ -1043,6 +735,47 @@ export const make = Effect.fnUntraced(function*(
 
   const infoOf = (entry: Entry) =>
     Effect.map(statusOf(entry), (status) => toInfo(entry.view, { watchers: entry.watchers, status }))
+
+  return {
+    /** Every entry in memory. */
+    all: () => Array.from(entries.values()),
+    ids: () => Array.from(entries.keys()),
+    get: (id: string) => entries.get(id),
+    create: (id: string) => create(id, []),
+    discard,
+    keep,
+    scheduleForget,
+    lookup,
+    fresh,
+    follow,
+    statusOf,
+    infoOf
+  }
+})
+
+/**
+ * Builds the control plane: runs in this process over the `CheckpointStore` in context, and sees and
+ * reaches the runs of other processes through `remote` when given.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const make = Effect.fnUntraced(function*(
+  options: LocalOptions = {},
+  remote?: Remote | undefined
+): Effect.fn.Return<Executions["Service"], never, CheckpointStore | Scope.Scope> {
+  const store = yield* CheckpointStore
+  const registered = options.workflows ?? []
+  const retention = options.retention ?? "1 hour"
+  const historyLimit = options.historyLimit ?? 10_000
+  const shutdownTimeout = options.shutdownTimeout ?? "30 seconds"
+  const stopPolicy = options.stopPolicy
+  const durability = options.durability
+
+  const known = yield* makeEntries(store, remote, { historyLimit, retention })
+  const { fresh, follow, infoOf, statusOf } = known
+  const closing = yield* Ref.make(false)
+  const runs = yield* FiberSet.make()
 
   // --- running -----------------------------------------------------------------------
 
@@ -1063,10 +796,16 @@ export const make = Effect.fnUntraced(function*(
           ...(durability === undefined ? {} : { durability }),
           onStart: (execution) =>
             Effect.gen(function*() {
-              entry.current = { state: execution.state, ended }
-              yield* FiberMap.remove(forgetters, entry.id)
+              entry.current = { ...execution, ended }
+              yield* known.keep(entry)
               if (remote !== undefined) {
-                yield* remote.attach({ stateId: entry.id, owner, state: execution.state, bus: execution.bus })
+                yield* remote.attach({
+                  stateId: entry.id,
+                  owner,
+                  state: execution.state,
+                  bus: execution.bus,
+                  journal: execution.journal
+                })
               }
               yield* Deferred.succeed(ready, undefined)
             })
@@ -1079,7 +818,7 @@ export const make = Effect.fnUntraced(function*(
               yield* Effect.logError("Execution could not run", exit.cause)
             }
             yield* Deferred.succeed(ended, undefined)
-            yield* scheduleForget(entry)
+            yield* known.scheduleForget(entry)
           })
         const fiber = yield* runWith(runOptions).pipe(
           Effect.provideService(CheckpointStore, store),
@@ -1111,16 +850,12 @@ export const make = Effect.fnUntraced(function*(
       const millis = yield* Clock.currentTimeMillis
       const id = startOptions.stateId ?? Workflow.newStateId(workflow.name, millis)
       if (!isStateId(id)) return yield* new InvalidExecutionId({ executionId: id })
-      const running = entries.get(id)
+      const running = known.get(id)
       if (running?.current !== undefined) {
         return yield* new ExecutionExists({ executionId: id, status: running.view.status })
       }
-      if (running !== undefined) {
-        yield* FiberMap.remove(forgetters, id)
-        entries.delete(id)
-        yield* Scope.close(running.scope, Exit.void)
-      }
-      const entry = yield* newEntry(id, [])
+      yield* known.discard(id)
+      const entry = yield* known.create(id)
       yield* launch(entry, (runOptions) =>
         Run.run(prepared.program, {
           ...runOptions,
@@ -1135,7 +870,7 @@ export const make = Effect.fnUntraced(function*(
           ...(startOptions.checkerInterval === undefined ? {} : { checkerInterval: startOptions.checkerInterval }),
           ...(startOptions.durability === undefined ? {} : { durability: startOptions.durability })
         })).pipe(
-          Effect.tapError(() => Effect.andThen(Effect.sync(() => entries.delete(id)), Scope.close(entry.scope, Exit.void))),
+          Effect.tapError(() => known.discard(id)),
           Effect.catchTag("CheckpointError", (error): Effect.Effect<never, ExecutionExists | BackendUnavailable> =>
             error.reason === "exists" || error.reason === "owned"
               ? Effect.fail(
@@ -1181,7 +916,8 @@ export const make = Effect.fnUntraced(function*(
           ...(resumeOptions.force === undefined ? {} : { force: resumeOptions.force }),
           ...(resumeOptions.timeout === undefined ? {} : { timeout: resumeOptions.timeout }),
           ...(resumeOptions.checker === undefined ? {} : { checker: resumeOptions.checker }),
-          ...(resumeOptions.checkerInterval === undefined ? {} : { checkerInterval: resumeOptions.checkerInterval })
+          ...(resumeOptions.checkerInterval === undefined ? {} : { checkerInterval: resumeOptions.checkerInterval }),
+          ...(resumeOptions.answers === undefined ? {} : { answers: resumeOptions.answers })
         })).pipe(
           Effect.catchTag("CheckpointError", (error): Effect.Effect<never, NotResumable | BackendUnavailable> =>
             error.reason === "io"
@@ -1199,33 +935,12 @@ export const make = Effect.fnUntraced(function*(
 
   // --- reading -----------------------------------------------------------------------
 
-  const catchUp = (entry: Entry) =>
-    remote === undefined
-      ? Effect.void
-      : Stream.runForEach(remote.follow(entry.id, entry.view.lastSequence, false), (item) =>
-        item.sequence > entry.view.lastSequence ? entry.bus.publish(item.event) : Effect.void)
-
-  // The entry of an execution, up to date with what other processes did to it: with a remote, what
-  // they published since; without one, its journal read again when it changed.
-  const fresh = (id: string): Effect.Effect<Entry, ReadError> =>
-    Effect.flatMap(lookup(id), (entry) => {
-      if (entry.current !== undefined) return Effect.succeed(entry)
-      if (remote !== undefined) return Effect.as(catchUp(entry), entry)
-      return Effect.flatMap(store.stamp(id).pipe(Effect.mapError(unreadable("read the journal"))), (stamp) => {
-        if (Option.getOrUndefined(stamp) === entry.stamp || entry.watchers > 0) return Effect.succeed(entry)
-        return Effect.andThen(
-          Effect.andThen(FiberMap.remove(forgetters, id), forget(entry)),
-          lookup(id)
-        )
-      })
-    })
-
   const get = (id: string) => Effect.flatMap(fresh(id), infoOf)
 
   const list = (filter: ListFilter = {}) =>
     Effect.gen(function*() {
       const stored = yield* store.list.pipe(Effect.mapError(unavailable("list the executions")))
-      const ids = new Set([...entries.keys(), ...stored.flatMap((s) => s.status === "corrupt" ? [] : [s.stateId])])
+      const ids = new Set([...known.ids(), ...stored.flatMap((s) => s.status === "corrupt" ? [] : [s.stateId])])
       const infos: Array<ExecutionInfo> = []
       for (const id of ids) {
         // gone meanwhile, or unreadable (listed by `unreadable`): left out
@@ -1258,10 +973,11 @@ export const make = Effect.fnUntraced(function*(
           item.event._tag === "ExecutionFinished" && item.sequence > entry.view.attemptStart
         return entry.bus.streamWith({ after, untilInterrupt: false }).pipe(Stream.takeUntil(isEnd))
       }
-      if (remote !== undefined && isActive(entry.view.status)) {
+      if (remote !== undefined && (isActive(entry.view.status) || entry.view.status === "awaiting")) {
         // another process runs it: what it publishes, kept in this log (and its view) as it comes
-        return remote.follow(id, after, true).pipe(
-          Stream.tap((item) => item.sequence > entry.view.lastSequence ? entry.bus.publish(item.event) : Effect.void)
+        return Stream.concat(
+          entry.bus.streamWith({ after, live: false }),
+          follow(entry, true).pipe(Stream.filter((item) => item.sequence > after))
         )
       }
       return entry.bus.streamWith({ after, live: false })
@@ -1294,9 +1010,10 @@ export const make = Effect.fnUntraced(function*(
       if (current !== undefined) {
         won = yield* current.state.requestInterrupt(signal)
       } else {
-        const status = yield* statusOf(entry)
+        // another process's run: its owner's lease is checked where the request is delivered
+        const status = entry.view.status
         if (!isActive(status) || remote === undefined) {
-          return yield* new ExecutionNotRunning({ executionId: id, status })
+          return yield* new ExecutionNotRunning({ executionId: id, status: yield* statusOf(entry) })
         }
         if (status === "cancelling") won = false
         else {
@@ -1334,19 +1051,179 @@ export const make = Effect.fnUntraced(function*(
       return won ? new InterruptAccepted(receipt) : new AlreadyInterrupted(receipt)
     })
 
+  // --- answering (human in the loop) -----------------------------------------------
+
+  // The question `inputId` names (the only one waiting when it names none).
+  const questionOf = (entry: Entry, inputId: string | undefined) =>
+    Effect.suspend((): Effect.Effect<EventBus.InputRequest, InputNotFound | InvalidAnswer | InputAlreadyAnswered> => {
+      const id = entry.id
+      if (inputId === undefined) {
+        const waiting = Array.from(entry.view.inputs.values())
+        if (waiting.length === 1) return Effect.succeed(waiting[0]!)
+        return waiting.length === 0
+          ? Effect.fail(new InputNotFound({ executionId: id, message: `Execution ${id} waits for no answer` }))
+          : Effect.fail(
+            new InvalidAnswer({
+              executionId: id,
+              message: `Execution ${id} waits for ${waiting.length} answers: name one (${
+                waiting.map((i) => i.inputId).join(", ")
+              })`
+            })
+          )
+      }
+      const request = entry.view.inputs.get(inputId)
+      if (request !== undefined) return Effect.succeed(request)
+      return entry.view.answered.has(inputId)
+        ? Effect.fail(
+          new InputAlreadyAnswered({
+            executionId: id,
+            inputId,
+            answer: null,
+            message: `Input ${inputId} of ${id} was answered already: the first answer stands`
+          })
+        )
+        : Effect.fail(new InputNotFound({ executionId: id, inputId, message: `Execution ${id} has no input ${inputId}` }))
+    })
+
+  // What the run made of an answer sent to it: the step took it (`answered`), or refused it.
+  const outcomeOf = (entry: Entry, inputId: string, after: number, timeout: Duration.Input) =>
+    events(entry.id, { after }).pipe(
+      Stream.filter((item) =>
+        (item.event._tag === "InputEvent" && item.event.inputId === inputId) || item.event._tag === "ExecutionFinished"
+      ),
+      Stream.runHead,
+      Effect.timeoutOption(timeout),
+      Effect.map(Option.flatten),
+      Effect.catchTags({
+        ExecutionNotFound: () => Effect.succeedNone,
+        InvalidExecutionId: () => Effect.succeedNone,
+        JournalUnreadable: () => Effect.succeedNone
+      })
+    )
+
+  const answer = (id: string, inputId: string | undefined, value: unknown, answerOptions: AnswerOptions = {}) =>
+    Effect.gen(function*() {
+      const entry = yield* fresh(id)
+      const request = yield* questionOf(entry, inputId)
+      // checked here against the question (any process can); a run of this process checks it with
+      // the Schema itself, when its step takes it
+      const refused = !isJson(value) ? "Expected a JSON value" : entry.current === undefined ? checkAnswer(request, value) : undefined
+      if (refused !== undefined) {
+        return yield* new InvalidAnswer({ executionId: id, inputId: request.inputId, message: refused })
+      }
+      const json = value as Schema.Json
+      const answeredBy = answerOptions.answeredBy ?? "api-client"
+      const timeout = answerOptions.awaitTimeout ?? "30 seconds"
+      const after = entry.view.lastSequence
+      const current = entry.current
+      let outcome: Option.Option<EventBus.Sequenced>
+      if (current !== undefined) {
+        const result = yield* current.journal.answer(request.inputId, json, { answeredBy })
+        switch (result._tag) {
+          case "Unknown":
+            return yield* new InputNotFound({
+              executionId: id,
+              inputId: request.inputId,
+              message: `Execution ${id} has no input ${request.inputId}`
+            })
+          case "AlreadyAnswered":
+            return yield* new InputAlreadyAnswered({
+              executionId: id,
+              inputId: request.inputId,
+              answer: result.answer.value,
+              message: `Input ${request.inputId} of ${id} was answered already: the first answer stands`
+            })
+          case "Rejected":
+            return yield* new InvalidAnswer({ executionId: id, inputId: request.inputId, message: result.message })
+          case "Answered":
+            return new AnswerAccepted({
+              executionId: id,
+              inputId: request.inputId,
+              value: json,
+              answeredBy,
+              answeredAt: result.answer.timestamp,
+              status: entry.view.status
+            })
+        }
+      }
+      const lease = yield* store.lease(id).pipe(Effect.mapError(unavailable("read a lease")))
+      if (Option.isSome(lease) && lease.value.alive) {
+        // another process holds it: the answer goes to that process
+        const sent = remote === undefined
+          ? "not_reachable" as const
+          : yield* remote.answer(id, { inputId: request.inputId, value: json, answeredBy })
+        if (sent === "not_reachable") {
+          return yield* new NotResumable({
+            executionId: id,
+            status: entry.view.status,
+            detail: `it waits in another process (${lease.value.owner}): answer it there`
+          })
+        }
+        outcome = sent === "sent" ? yield* outcomeOf(entry, request.inputId, after, timeout) : Option.none()
+        if (sent === "not_running") outcome = yield* resumeWith(entry, request, json, answeredBy, after, timeout)
+      } else {
+        // nobody holds it (parked, or its process died): it continues here, with the answer
+        outcome = yield* resumeWith(entry, request, json, answeredBy, after, timeout)
+      }
+      const event = Option.getOrUndefined(outcome)?.event
+      if (event?._tag === "InputEvent" && event.status === "rejected") {
+        return yield* new InvalidAnswer({
+          executionId: id,
+          inputId: request.inputId,
+          message: event.message ?? "refused"
+        })
+      }
+      if (event?._tag === "InputEvent") {
+        return new AnswerAccepted({
+          executionId: id,
+          inputId: request.inputId,
+          value: json,
+          answeredBy,
+          answeredAt: event.timestamp,
+          status: entry.view.status
+        })
+      }
+      return yield* new NotResumable({
+        executionId: id,
+        status: entry.view.status,
+        detail: `the run did not take the answer to ${request.inputId} within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+      })
+    })
+
+  const resumeWith = (
+    entry: Entry,
+    request: EventBus.InputRequest,
+    value: Schema.Json,
+    answeredBy: string,
+    after: number,
+    timeout: Duration.Input
+  ) =>
+    Effect.andThen(
+      resume(entry.id, { resumedBy: answeredBy, answers: [{ inputId: request.inputId, value, answeredBy }] }),
+      outcomeOf(entry, request.inputId, after, timeout)
+    )
+
+  const park = (id: string) =>
+    Effect.flatMap(fresh(id), (entry) => {
+      const current = entry.current
+      if (current === undefined) return Effect.succeed(false)
+      return Effect.flatMap(current.park, (parked) => parked ? Effect.as(Deferred.await(current.ended), true) : Effect.succeed(false))
+    })
+
   // --- shutting down -----------------------------------------------------------------
 
   const shutdown: Effect.Effect<ReadonlyArray<ExecutionInfo>> = Effect.gen(function*() {
     yield* Ref.set(closing, true)
-    const running = Array.from(entries.values()).filter((entry) => entry.current !== undefined)
+    const running = known.all().filter((entry) => entry.current !== undefined)
     if (running.length === 0) return []
     yield* Effect.logInfo(`Shutting down: interrupting ${running.length} running execution(s)`)
     yield* Effect.forEach(running, (entry) =>
-      entry.current === undefined ? Effect.void : Effect.asVoid(entry.current.state.requestInterrupt({
-        reason: "system_shutdown",
-        message: "The server is shutting down",
-        triggeredBy: "server"
-      })), { discard: true })
+      entry.current === undefined ? Effect.void : Effect.flatMap(entry.current.park, (parked) =>
+        parked ? Effect.void : Effect.asVoid(entry.current!.state.requestInterrupt({
+          reason: "system_shutdown",
+          message: "The server is shutting down",
+          triggeredBy: "server"
+        }))), { discard: true })
     yield* Effect.forEach(running, (entry) => entry.current === undefined ? Effect.void : Deferred.await(entry.current.ended), {
       concurrency: "unbounded",
       discard: true
@@ -1379,8 +1256,10 @@ export const make = Effect.fnUntraced(function*(
     ),
     events,
     interrupt,
-    resume,
+    resume: (id, resumeOptions) => resume(id, resumeOptions),
     awaitEnd,
+    answer,
+    park,
     shutdown
   })
 })

@@ -14,7 +14,7 @@
  * @since 0.2.0
  */
 import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
-import { ActorKind, EventBus, TokenUsage } from "./EventBus.ts"
+import { ActorKind, EventBus, InputRequest, TokenUsage } from "./EventBus.ts"
 import { errorMessage } from "./internal/text.ts"
 import { isoOf } from "./internal/time.ts"
 import { InterruptSignal, IsoTimestamp, RunStatus, StateId } from "./Interrupt.ts"
@@ -177,7 +177,8 @@ export interface RunInterrupted extends Schema.Schema.Type<typeof RunInterrupted
  * @since 0.2.0
  */
 export const RunFinished = Schema.TaggedStruct("RunFinished", {
-  status: Schema.Literals(["completed", "failed", "interrupted"]),
+  /** `awaiting`: the attempt was parked while a step waited for a person; an answer resumes it. */
+  status: Schema.Literals(["completed", "failed", "interrupted", "awaiting"]),
   timestamp: IsoTimestamp,
   error: Schema.optionalKey(Schema.String),
   result: Schema.optionalKey(Schema.Json),
@@ -189,6 +190,63 @@ export const RunFinished = Schema.TaggedStruct("RunFinished", {
  * @since 0.2.0
  */
 export interface RunFinished extends Schema.Schema.Type<typeof RunFinished> {}
+
+/**
+ * A step asked a person (human in the loop): the question, as `InputRequest` says. Journaled once per
+ * input id (a resume asks the same question again without a second record).
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const InputRequested = Schema.TaggedStruct("InputRequested", {
+  request: InputRequest,
+  attempt: Positive,
+  timestamp: IsoTimestamp
+})
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface InputRequested extends Schema.Schema.Type<typeof InputRequested> {}
+
+/**
+ * The answer to an input: its JSON value (what `awaitInput` returns, decoded, on every later
+ * attempt), who gave it, and whether it was the default used when the deadline passed.
+ *
+ * @category records
+ * @since 0.2.0
+ */
+export const InputAnswered = Schema.TaggedStruct("InputAnswered", {
+  inputId: Schema.String,
+  value: Schema.Json,
+  timestamp: IsoTimestamp,
+  answeredBy: Schema.optionalKey(Schema.String),
+  defaulted: Schema.optionalKey(Schema.Boolean)
+})
+
+/**
+ * @category records
+ * @since 0.2.0
+ */
+export interface InputAnswered extends Schema.Schema.Type<typeof InputAnswered> {}
+
+/**
+ * One input of a run as the journal says: the question, and its answer once there is one.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const InputState = Schema.Struct({
+  request: InputRequest,
+  answer: Schema.optionalKey(InputAnswered)
+})
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface InputState extends Schema.Schema.Type<typeof InputState> {}
 
 // -----------------------------------------------------------------------------
 // Snapshot
@@ -242,6 +300,8 @@ const yes = Effect.succeed(true)
  * - `partialOutputs`: what interrupted streams had produced, by `address#occurrence`.
  * - `storage`: the execution's key/value storage.
  * - `resumable`: `false` once an interrupt asked for no checkpoint (`saveCheckpoint: false`).
+ * - `inputs`: every question its steps asked a person, with the answer once given; while one is
+ *   unanswered the status is `awaiting`.
  *
  * @category models
  * @since 0.1.0
@@ -257,7 +317,8 @@ export class StateSnapshot extends Schema.Class<StateSnapshot>("agent-interrupt/
   completed: Schema.Array(StepCompleted).pipe(Schema.withDecodingDefaultKey(emptyArray)),
   partialOutputs: Schema.Record(Schema.String, Schema.Json).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
   storage: Schema.Record(Schema.String, Schema.Json).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
-  resumable: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(yes))
+  resumable: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(yes)),
+  inputs: Schema.Array(InputState).pipe(Schema.withDecodingDefaultKey(emptyArray))
 }) {}
 
 /**
@@ -296,6 +357,8 @@ export const JournalRecord = Schema.Union([
   StorageDeleted,
   RunInterrupted,
   RunFinished,
+  InputRequested,
+  InputAnswered,
   Snapshot
 ])
 
@@ -372,6 +435,11 @@ export const fold = (
   let partialOutputs: Record<string, Schema.Json> = { ...initial?.partialOutputs }
   let storage: Record<string, Schema.Json> = { ...initial?.storage }
   let resumable = initial?.resumable ?? true
+  let inputs = new Map<string, InputState>((initial?.inputs ?? []).map((i) => [i.request.inputId, i]))
+  const awaiting = () => {
+    for (const input of inputs.values()) if (input.answer === undefined) return true
+    return false
+  }
   for (const step of initial?.completed ?? []) completed.set(stepKey(step), step)
   for (const record of records) {
     switch (record._tag) {
@@ -386,6 +454,7 @@ export const fold = (
         partialOutputs = { ...s.partialOutputs }
         storage = { ...s.storage }
         resumable = s.resumable
+        inputs = new Map(s.inputs.map((i) => [i.request.inputId, i]))
         break
       }
       case "RunStarted": {
@@ -426,6 +495,19 @@ export const fold = (
         updatedAt = record.timestamp
         break
       }
+      case "InputRequested": {
+        if (!inputs.has(record.request.inputId)) inputs.set(record.request.inputId, { request: record.request })
+        if (status === "running") status = "awaiting"
+        updatedAt = record.timestamp
+        break
+      }
+      case "InputAnswered": {
+        const input = inputs.get(record.inputId)
+        if (input !== undefined && input.answer === undefined) inputs.set(record.inputId, { request: input.request, answer: record })
+        if (status === "awaiting" && !awaiting()) status = "running"
+        updatedAt = record.timestamp
+        break
+      }
       case "RunFinished": {
         status = record.status
         updatedAt = record.timestamp
@@ -448,7 +530,8 @@ export const fold = (
     completed: Array.from(completed.values()),
     partialOutputs,
     storage,
-    resumable
+    resumable,
+    inputs: Array.from(inputs.values())
   }, { disableChecks: true })
 }
 
@@ -504,18 +587,48 @@ export type JournalSink = (records: ReadonlyArray<JournalRecord>) => Effect.Effe
  * - `bufferSize`: how many records may wait for an unavailable store before appends wait for room
  *   (default 10,000). Nothing is dropped.
  * - `flushTimeout`: how long `flush` waits for an unavailable store (default 10 seconds).
+ * - `offers`: answers for inputs an earlier attempt asked, brought by the resume (a step takes its
+ *   answer when it asks again; it is checked and journaled then).
  *
  * @category options
  * @since 0.2.0
  */
 export interface JournalOptions {
   readonly stateId: string
+  /** Answers brought to this attempt for inputs an earlier one asked (checked when the step asks). */
+  readonly offers?: ReadonlyArray<OfferedAnswer> | undefined
   readonly durability?: Durability | undefined
   readonly sink?: JournalSink | undefined
   readonly restore?: StateSnapshot | undefined
   readonly bufferSize?: number | undefined
   readonly flushTimeout?: Duration.Input | undefined
 }
+
+/**
+ * An answer given for an input before its step asked again (a resume brings it).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface OfferedAnswer {
+  readonly inputId: string
+  readonly value: Schema.Json
+  readonly answeredBy?: string | undefined
+}
+
+/**
+ * What `Journal.answer` did: journaled and handed the answer to its step (`Answered`), found it
+ * answered already (`AlreadyAnswered`, the first answer stands), found no such input (`Unknown`), or
+ * refused the value (`Rejected`: what is wrong; the step still waits).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type AnswerResult =
+  | { readonly _tag: "Answered"; readonly answer: InputAnswered }
+  | { readonly _tag: "AlreadyAnswered"; readonly answer: InputAnswered }
+  | { readonly _tag: "Unknown" }
+  | { readonly _tag: "Rejected"; readonly message: string }
 
 /**
  * The journal of one execution.
@@ -552,6 +665,35 @@ export class Journal extends Context.Service<Journal, {
   readonly records: Effect.Effect<ReadonlyArray<JournalRecord>>
   /** The state of the execution: earlier attempts plus this one's records. */
   readonly snapshot: Effect.Effect<StateSnapshot>
+  /** The question asked as `inputId` (in this attempt or an earlier one) and its answer, if any. */
+  readonly input: (inputId: string) => InputState | undefined
+  /** The questions asked and not answered yet. */
+  readonly pendingInputs: () => ReadonlyArray<InputRequest>
+  /** Whether the attempt is being parked (it waits for a person and its process lets go of it). */
+  readonly parking: boolean
+  /** Marks the attempt as being parked: its steps stop without a final event, to run again on resume. */
+  readonly park: () => void
+  /** An answer a resume brought for `inputId`, not taken yet. */
+  readonly offered: (inputId: string) => OfferedAnswer | undefined
+  /** Journals a question (once per input id; asking again changes nothing). */
+  readonly ask: (request: InputRequest, attempt: number) => Effect.Effect<void>
+  /**
+   * Waits for the answer to `inputId` (at once when it has one). While it waits, `check` refuses a
+   * value before it is journaled (returns what is wrong with it).
+   */
+  readonly awaitAnswer: (
+    inputId: string,
+    check: (value: Schema.Json) => string | undefined
+  ) => Effect.Effect<InputAnswered>
+  /**
+   * Answers `inputId`: journals the answer (the first one stands), publishes an `InputEvent`, and
+   * hands it to the step that waits for it.
+   */
+  readonly answer: (
+    inputId: string,
+    value: Schema.Json,
+    options?: { readonly answeredBy?: string | undefined; readonly defaulted?: boolean | undefined }
+  ) => Effect.Effect<AnswerResult>
 }>()("agent-interrupt/Journal") {
   /**
    * A journal in memory only (no store), for an execution built by hand or in tests.
@@ -770,6 +912,94 @@ export const make = Effect.fnUntraced(function*(
     })
   })
 
+  // --- inputs (human in the loop) -------------------------------------------------------
+
+  const inputs = new Map<string, InputState>((restore?.inputs ?? []).map((i) => [i.request.inputId, i]))
+  let parking = false
+  const answering = new Map<string, InputAnswered>()
+  const offers = new Map<string, OfferedAnswer>((options.offers ?? []).map((o) => [o.inputId, o]))
+  const waiters = new Map<string, {
+    readonly check: (value: Schema.Json) => string | undefined
+    readonly answered: Deferred.Deferred<InputAnswered>
+  }>()
+
+  const ask = (request: InputRequest, attempt: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (inputs.has(request.inputId)) return Effect.void
+      inputs.set(request.inputId, { request })
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        append({ _tag: "InputRequested", request, attempt, timestamp: isoOf(now) }))
+    })
+
+  const awaitAnswer = (
+    inputId: string,
+    check: (value: Schema.Json) => string | undefined
+  ): Effect.Effect<InputAnswered> =>
+    Effect.suspend(() => {
+      const known = inputs.get(inputId)?.answer
+      if (known !== undefined) return Effect.succeed(known)
+      return Effect.flatMap(Deferred.make<InputAnswered>(), (answered) => {
+        waiters.set(inputId, { check, answered })
+        return Deferred.await(answered).pipe(Effect.ensuring(Effect.sync(() => void waiters.delete(inputId))))
+      })
+    })
+
+  const answer = (
+    inputId: string,
+    value: Schema.Json,
+    answerOptions: { readonly answeredBy?: string | undefined; readonly defaulted?: boolean | undefined } = {}
+  ): Effect.Effect<AnswerResult> =>
+    Effect.uninterruptible(Effect.gen(function*() {
+      const input = inputs.get(inputId)
+      if (input === undefined) return { _tag: "Unknown" } as const
+      if (input.answer !== undefined) return { _tag: "AlreadyAnswered", answer: input.answer } as const
+      const taking = answering.get(inputId)
+      if (taking !== undefined) return { _tag: "AlreadyAnswered", answer: taking } as const
+      const now = isoOf(yield* Clock.currentTimeMillis)
+      const refused = waiters.get(inputId)?.check(value)
+      if (refused !== undefined) {
+        yield* bus.publish({
+          _tag: "InputEvent",
+          stateId,
+          inputId,
+          address: input.request.address,
+          status: "rejected",
+          timestamp: now,
+          message: refused
+        })
+        return { _tag: "Rejected", message: refused } as const
+      }
+      const record: InputAnswered = {
+        _tag: "InputAnswered",
+        inputId,
+        value,
+        timestamp: now,
+        ...(answerOptions.answeredBy === undefined ? {} : { answeredBy: answerOptions.answeredBy }),
+        ...(answerOptions.defaulted === true ? { defaulted: true } : {})
+      }
+      // The first answer stands: a second one finds it while it is being stored. The step gets it
+      // once it is stored and announced, so that its next events come after the answer's.
+      answering.set(inputId, record)
+      offers.delete(inputId)
+      yield* append(record)
+      inputs.set(inputId, { request: input.request, answer: record })
+      answering.delete(inputId)
+      yield* bus.publish({
+        _tag: "InputEvent",
+        stateId,
+        inputId,
+        address: input.request.address,
+        status: "answered",
+        timestamp: now,
+        value,
+        ...(record.answeredBy === undefined ? {} : { answeredBy: record.answeredBy }),
+        ...(record.defaulted === undefined ? {} : { defaulted: record.defaulted })
+      })
+      const waiter = waiters.get(inputId)
+      if (waiter !== undefined) yield* Deferred.succeed(waiter.answered, record)
+      return { _tag: "Answered", answer: record } as const
+    }))
+
   // --- storage -----------------------------------------------------------------------
 
   const store = new Map<string, Schema.Json>(Object.entries(restore?.storage ?? {}))
@@ -795,7 +1025,19 @@ export const make = Effect.fnUntraced(function*(
     appendLater,
     flush,
     records: Effect.sync(() => records.slice()),
-    snapshot: Effect.sync(() => fold(stateId, records, restore))
+    snapshot: Effect.sync(() => fold(stateId, records, restore)),
+    get parking() {
+      return parking
+    },
+    park: () => {
+      parking = true
+    },
+    input: (inputId) => inputs.get(inputId),
+    pendingInputs: () => Array.from(inputs.values()).flatMap((i) => i.answer === undefined ? [i.request] : []),
+    offered: (inputId) => offers.get(inputId),
+    ask,
+    awaitAnswer,
+    answer
   })
 })
 

@@ -21,6 +21,7 @@ import { Budget } from "./Budget.ts"
 import { CurrentPartialOutput, runEvent } from "./Event.ts"
 import { EventBus, TokenUsage } from "./EventBus.ts"
 import type { Execution } from "./ExecutionState.ts"
+import { type Approval, requireApproval } from "./Input.ts"
 import { isoOf } from "./internal/time.ts"
 import type { ExecutionInterrupted } from "./Interrupt.ts"
 import type { RetryOptions } from "./Retry.ts"
@@ -452,21 +453,21 @@ export interface ToolApprovalRequest {
 }
 
 /**
- * The one place where an agent asks a person to approve a tool call marked `needsApproval`: `true`
- * runs it, `false` tells the model it was denied.
+ * The one place where an agent asks a person to approve a tool call marked `needsApproval`: a
+ * `requireApproval` (human in the loop) naming the tool and its parameters. The run waits (it may be
+ * parked meanwhile); on a later attempt the journaled answer is returned at once.
  *
- * **Gotchas**
- *
- * Human in the loop (`awaitInput` / `requireApproval`) is not on this branch yet: until it is wired
- * here, every call is approved.
- *
- * @internal
+ * @category tools
+ * @since 0.3.0
  */
 export const requestToolApproval = (
-  _request: ToolApprovalRequest
-): Effect.Effect<boolean, ExecutionInterrupted, Execution> =>
-  // TODO(hitl): return requireApproval({ prompt: `Run ${tool}(${JSON.stringify(params)})?`, ... })
-  Effect.succeed(true)
+  request: ToolApprovalRequest
+): Effect.Effect<Approval, ExecutionInterrupted, Execution> =>
+  requireApproval({
+    tool: request.tool,
+    input: request.params,
+    prompt: `Allow ${request.agent} to call ${request.tool} with ${JSON.stringify(request.params)}?`
+  })
 
 /**
  * Per-tool options of an {@link agent}.
@@ -523,8 +524,8 @@ const toMessages = (raw: Prompt.RawInput | ReadonlyArray<Prompt.MessageEncoded>)
  *
  * - Tool calls run one after the other, in the order the model gave them: journaled with their
  *   idempotency keys, interruptible, retried per the tool's policy.
- * - A tool marked `needsApproval` waits for a person's answer first (a denied call is reported to the
- *   model as a failure and never runs).
+ * - A tool marked `needsApproval` waits for a person's approval first (`requestToolApproval`); a
+ *   rejected call is reported to the model as a failure (with the person's reason) and never runs.
  * - Resume replays every completed round and tool call from the journal: the model is asked again only
  *   from the round that was interrupted, with the same history, so no completed call is paid for or
  *   run twice.
@@ -576,13 +577,18 @@ export const agent = <I, Tools extends Record<string, Tool.Any>, E = never, R = 
           }
           const toolOptions: ToolOptions | undefined = options.tools?.[call.name as keyof Tools]
           if (toolOptions?.needsApproval === true) {
-            const approved = yield* requestToolApproval({
+            const verdict = yield* requestToolApproval({
               agent: name,
               tool: call.name,
               callId: call.id,
               params: call.params
             })
-            if (!approved) return { isFailure: true, result: `A person denied this call of ${call.name}` } satisfies ToolOutcome
+            if (!verdict.approved) {
+              return {
+                isFailure: true,
+                result: `A person rejected this call of ${call.name}${verdict.reason === undefined ? "" : `: ${verdict.reason}`}`
+              } satisfies ToolOutcome
+            }
           }
           const tool = Actor.tool<Schema.Json, ToolOutcome, HandlerFailure, HandlerNeeds>(call.name, (params) =>
             Effect.flatMap(

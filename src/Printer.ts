@@ -17,6 +17,8 @@ import {
   type ExecutionEvent,
   type ExecutionFinished,
   type GroupEvent,
+  type InputEvent,
+  type InputRequest,
   type OutputDelta
 } from "./EventBus.ts"
 import type { ExecutionStatus, InterruptEvent, InterruptSignal } from "./Interrupt.ts"
@@ -136,7 +138,34 @@ const llmText = (event: ExecutionEvent): string | undefined => {
   return typeof text === "string" ? text : undefined
 }
 
+// A question for a person: what it asks and how to answer.
+const waitingLine = (
+  event: ExecutionEvent,
+  input: InputRequest,
+  paint: (color: Paint, text: string) => string
+): string => {
+  const how = input.kind === "approval"
+    ? "approve or reject"
+    : input.choices !== undefined
+    ? `one of ${input.choices.map((c) => JSON.stringify(c)).join(", ")}`
+    : undefined
+  const until = input.deadline === undefined
+    ? ""
+    : ` (until ${input.deadline}, then ${input.default === undefined ? "a timeout" : JSON.stringify(input.default)})`
+  return `${"  ".repeat(eventDepth(event))}${paint("yellow", "✋ waiting for you:")} ${input.prompt}${
+    how === undefined ? "" : ` — ${how}`
+  }${until} ${paint("dim", `[${input.inputId} at ${event.address}]`)}`
+}
+
+const inputLine = (event: InputEvent, paint: (color: Paint, text: string) => string): string =>
+  "  ".repeat(eventDepth(event)) + (event.status === "answered"
+    ? `${paint("green", "✓ answered")} ${event.inputId}: ${clip(JSON.stringify(event.value ?? null))}${
+      event.defaulted === true ? " (the default: the deadline passed)" : event.answeredBy === undefined ? "" : ` (by ${event.answeredBy})`
+    }`
+    : `${paint("red", "✗ answer refused")} ${event.inputId}: ${event.message ?? "invalid"}`)
+
 const executionLine = (event: ExecutionEvent, paint: (color: Paint, text: string) => string): string => {
+  if (event.input !== undefined) return waitingLine(event, event.input, paint)
   const indent = "  ".repeat(eventDepth(event))
   const symbol = paint(statusColor[event.status], symbols[event.status])
   const parts = [`${indent}${symbol} ${event.address}`]
@@ -214,6 +243,10 @@ const finishedLines = (event: ExecutionFinished, paint: (color: Paint, text: str
       return [paint("green", `✔ execution ${event.stateId} completed`)]
     case "failed":
       return [paint("red", `✘ execution ${event.stateId} failed${event.detail === undefined ? "" : `: ${event.detail}`}`)]
+    case "awaiting":
+      return [
+        paint("yellow", `⏸ execution ${event.stateId} is waiting for an answer: nothing runs until it comes, from any process`)
+      ]
     case "interrupted":
       return event.signal === undefined
         ? [paint("magenta", `■ execution ${event.stateId} interrupted`)]
@@ -256,6 +289,8 @@ export const format = (event: BusEvent, options: PrinterOptions = {}): ReadonlyA
       return []
     case "ExecutionFinished":
       return finishedLines(event, paint)
+    case "InputEvent":
+      return [inputLine(event, paint)]
   }
 }
 

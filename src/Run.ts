@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, type Duration, Effect, Exit, Option, Schema, type Scope } from "effect"
+import { Cause, Clock, Context, type Duration, Effect, Exit, Fiber, Option, Schema, type Scope } from "effect"
 import { CheckpointError, CheckpointStore } from "./Checkpoint.ts"
 import { errorMessage } from "./Event.ts"
 import * as EventBus from "./EventBus.ts"
@@ -23,9 +23,11 @@ import {
   Journal,
   type JournalRecord,
   make as makeJournal,
+  type OfferedAnswer,
   type RunFinished,
   type StateSnapshot
 } from "./Journal.ts"
+import type { InputRequest } from "./EventBus.ts"
 import * as Workflow from "./Workflow.ts"
 
 // -----------------------------------------------------------------------------
@@ -70,12 +72,25 @@ export interface Failed<E> {
 }
 
 /**
+ * The run was parked while its steps waited for a person (`inputs`): nothing runs until an answer
+ * comes; the answer resumes it (`Run.resume` with `answers`, or `Executions.answer`).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Awaiting {
+  readonly _tag: "Awaiting"
+  readonly stateId: string
+  readonly inputs: ReadonlyArray<InputRequest>
+}
+
+/**
  * How a run ended.
  *
  * @category models
  * @since 0.1.0
  */
-export type Outcome<A, E> = Completed<A> | Interrupted | Failed<E>
+export type Outcome<A, E> = Completed<A> | Interrupted | Failed<E> | Awaiting
 
 /**
  * What a run hands to `onStart`: its interrupt state, its bus and its journal.
@@ -87,6 +102,12 @@ export interface RunningExecution {
   readonly state: ExecutionState["Service"]
   readonly bus: EventBus.EventBus["Service"]
   readonly journal: Journal["Service"]
+  /**
+   * Parks the run if a step waits for a person: its steps stop (to run again on resume), the attempt
+   * ends `awaiting` with its journal saved and its lease released. `false` (and nothing changes) when
+   * no step waits.
+   */
+  readonly park: Effect.Effect<boolean>
 }
 
 /**
@@ -110,6 +131,8 @@ export interface RunningExecution {
  * - `subscribers`: bus handlers attached before the program starts (a printer, an NDJSON writer).
  * - `onStart`: runs once the execution exists, before the program (install a signal handler, a
  *   remote interrupt listener); it lives as long as the run.
+ * - `answers`: (resume) answers to questions an earlier attempt asked; each is checked and journaled
+ *   when its step asks again.
  *
  * @category options
  * @since 0.1.0
@@ -126,6 +149,7 @@ export interface RunOptions extends Omit<ExecutionStateOptions, "onInterrupt"> {
   readonly force?: boolean | undefined
   readonly flushTimeout?: Duration.Input | undefined
   readonly bufferSize?: number | undefined
+  readonly answers?: ReadonlyArray<OfferedAnswer> | undefined
   readonly bus?: EventBus.EventBus["Service"] | undefined
   readonly subscribers?: ReadonlyArray<(event: EventBus.BusEvent) => Effect.Effect<void, unknown>> | undefined
   readonly onStart?: ((execution: RunningExecution) => Effect.Effect<void, never, Scope.Scope>) | undefined
@@ -172,6 +196,7 @@ const runWith = <A, E, R>(
   Effect.scoped(Effect.gen(function*() {
     const store = yield* Effect.serviceOption(CheckpointStore)
     const {
+      answers,
       bufferSize,
       bus: givenBus,
       durability: durabilityOption,
@@ -235,7 +260,8 @@ const runWith = <A, E, R>(
       sink: Option.isSome(store) ? (records: ReadonlyArray<JournalRecord>) => store.value.append(stateId, records) : undefined,
       restore: prior,
       bufferSize,
-      flushTimeout
+      flushTimeout,
+      offers: answers
     }).pipe(Effect.provideService(EventBus.EventBus, bus))
     const state = yield* makeState({
       ...stateOptions,
@@ -268,7 +294,17 @@ const runWith = <A, E, R>(
     })
 
     for (const subscriber of subscribers ?? []) yield* bus.subscribe(subscriber)
-    if (onStart !== undefined) yield* onStart({ state, bus, journal })
+
+    // The program runs in its own fiber, so that parking can stop it without an interrupt.
+    let programFiber: Fiber.Fiber<A, E> | undefined
+    const park = Effect.suspend(() => {
+      if (programFiber === undefined || journal.pendingInputs().length === 0 || journal.parking) {
+        return Effect.succeed(false)
+      }
+      journal.park()
+      return Effect.as(Fiber.interrupt(programFiber), true)
+    })
+    if (onStart !== undefined) yield* onStart({ state, bus, journal, park })
 
     // The end of the run: classify, journal the end (the last record), wait until it is stored,
     // announce it.
@@ -277,7 +313,9 @@ const runWith = <A, E, R>(
         const signal = yield* state.interruptSignal
         const now = isoOf(yield* Clock.currentTimeMillis)
         let end: RunFinished
-        if (Exit.isSuccess(exit)) {
+        if (journal.parking && Option.isNone(signal)) {
+          end = { _tag: "RunFinished", status: "awaiting", timestamp: now }
+        } else if (Exit.isSuccess(exit)) {
           end = {
             _tag: "RunFinished",
             status: "completed",
@@ -315,7 +353,9 @@ const runWith = <A, E, R>(
             )
           }
         }
-        const outcome: Outcome<A, E> = Exit.isSuccess(exit)
+        const outcome: Outcome<A, E> = end.status === "awaiting"
+          ? { _tag: "Awaiting", stateId, inputs: journal.pendingInputs() }
+          : Exit.isSuccess(exit)
           ? { _tag: "Completed", stateId, value: exit.value }
           : Option.isSome(signal)
           ? {
@@ -340,12 +380,14 @@ const runWith = <A, E, R>(
         return outcome
       }).pipe(Effect.uninterruptible)
 
-    // The program itself is stoppable work: the interrupt ends it per the stop policy, wherever it
-    // is. If the run itself is interrupted (the runtime shutting down), that is an interrupt like any
+    // If the run itself is interrupted (the runtime shutting down), that is an interrupt like any
     // other: requested, journaled, announced.
-    const exit = yield* Effect.flatten(state.runStoppable(program)).pipe(
+    // The program is stoppable work: the interrupt ends it per the stop policy, wherever it is.
+    programFiber = yield* Effect.flatten(state.runStoppable(program)).pipe(
       Effect.provideContext(context),
-      Effect.exit,
+      Effect.forkChild({ startImmediately: true })
+    )
+    const exit = yield* Fiber.await(programFiber).pipe(
       Effect.onInterrupt(() =>
         state.requestInterrupt({ reason: "system_shutdown", triggeredBy: "runtime" }).pipe(
           Effect.andThen(finish(Exit.interrupt())),

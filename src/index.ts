@@ -39,6 +39,8 @@ export {
   ExecutionFinished,
   GroupEvent,
   GroupStatus,
+  InputEvent,
+  InputRequest,
   isInterruptEvent,
   LogEvent,
   LogLevel,
@@ -74,10 +76,15 @@ export {
   fold,
   type FlushResult,
   Journal,
+  type AnswerResult,
+  InputAnswered,
+  InputRequested,
+  InputState,
   type JournalOptions,
   JournalRecord,
   JournalRecordJson,
   type JournalSink,
+  type OfferedAnswer,
   RunFinished,
   RunInterrupted,
   RunStarted,
@@ -96,6 +103,8 @@ export { ActorContractError, type Condition, type HandlerContext } from "./Actor
 export {
   CurrentGroup,
   CurrentPartialOutput,
+  CurrentStep,
+  type CurrentStepInfo,
   CurrentPath,
   errorMessage,
   errorTag,
@@ -129,33 +138,45 @@ export {
   StateSnapshotJson
 } from "./Checkpoint.ts"
 
+export { ExecutionInfo, InterruptStage, Progress, StageReached } from "./ExecutionInfo.ts"
+export * as ExecutionsFold from "./ExecutionInfo.ts"
+export {
+  Approval,
+  type ApprovalOptions,
+  awaitInput,
+  type AwaitInputOptions,
+  checkAnswer,
+  inputIdOf,
+  requireApproval
+} from "./Input.ts"
 export {
   AlreadyInterrupted,
+  AnswerAccepted,
+  type AnswerOptions,
   BackendUnavailable,
   ExecutionExists,
-  ExecutionInfo,
   ExecutionNotFound,
   ExecutionNotRunning,
   Executions,
+  InputAlreadyAnswered,
+  InputNotFound,
   InterruptAccepted,
   type InterruptOptions,
   type InterruptReceipt,
-  InterruptStage,
+  InvalidAnswer,
   InvalidExecutionId,
   JournalUnreadable,
   type ListFilter,
   type LocalOptions,
   NotResumable,
-  Progress,
   type ReadError,
   type Remote,
   type ResumeOptions,
   ShuttingDown,
-  StageReached,
   type StartOptions,
+  watch as watchExecution,
   WorkflowSummary
 } from "./Executions.ts"
-export * as ExecutionsFold from "./Executions.ts"
 
 export * as Run from "./Run.ts"
 export { type Outcome, type RunningExecution, type RunOptions, saveCheckpoint } from "./Run.ts"

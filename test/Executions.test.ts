@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import { makeMemory } from "../src/Checkpoint.ts"
-import { CheckpointStore, Executions, ExecutionsFold } from "../src/index.ts"
+import { CheckpointStore, Executions, ExecutionsFold, watchExecution } from "../src/index.ts"
 import { suite } from "./ExecutionsTest.ts"
 import { makeRecords } from "./utils/snapshots.ts"
 import { testWorkflows } from "./utils/workflows.ts"
@@ -33,7 +33,7 @@ describe("the fold", () => {
       const executions = yield* Executions
       const id = yield* executions.start("quick", { n: 5 })
       yield* executions.awaitEnd(id)
-      const infos = yield* Stream.runCollect(ExecutionsFold.watch(executions, id))
+      const infos = yield* Stream.runCollect(watchExecution(executions, id))
       assert.deepStrictEqual(infos.map((i) => i.status), ["completed", "running", "running", "running", "completed"])
       assert.strictEqual(infos.at(-1)!.result, 10)
     }).pipe(Effect.provide(Executions.layerLocal({ workflows: testWorkflows }).pipe(Layer.provide(CheckpointStore.layerMemory)))))

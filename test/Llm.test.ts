@@ -1,12 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Schema, Stream } from "effect"
 import { AiError, type Prompt, Tool, Toolkit } from "effect/ai"
+import { makeMemory } from "../src/Checkpoint.ts"
 import { TestClock } from "effect/testing"
 import {
   Budget,
   type BusEvent,
   CheckpointStore,
   EventBus,
+  type ExecutionInfo,
+  Executions,
   type ExecutionEvent,
   ExecutionInterrupted,
   ExecutionState,
@@ -14,7 +17,8 @@ import {
   Llm,
   requestInterrupt,
   Run,
-  runEvent
+  runEvent,
+  Workflow
 } from "../src/index.ts"
 
 const withState = Effect.provide(ExecutionState.layerWithBus({ stateId: "test" }))
@@ -181,21 +185,21 @@ const Tools = Toolkit.make(GetWeather)
 
 const hasToolResult = (prompt: Prompt.Prompt) => prompt.content.some((m) => m.role === "tool")
 
+/** Asks for the weather in Paris, then answers with what the tool said. */
+const weatherReply = (calls: Array<string>, prompt: Prompt.Prompt): string | Llm.SimulatedReply => {
+  if (!hasToolResult(prompt)) {
+    calls.push("ask")
+    return { toolCalls: [{ name: "GetWeather", params: { city: "Paris" } }] }
+  }
+  calls.push("answer")
+  const tool = prompt.content.find((m) => m.role === "tool")!
+  const result = tool.content[0]!.type === "tool-result" ? tool.content[0]!.result as { celsius: number } : undefined
+  return `It is ${result?.celsius} degrees in Paris.`
+}
+
 /** A model that asks for the weather in Paris, then answers with what the tool said. */
 const weatherModel = (calls: Array<string>) =>
-  Llm.layerSimulated({
-    delay: "100 millis",
-    reply: (prompt) => {
-      if (!hasToolResult(prompt)) {
-        calls.push("ask")
-        return { toolCalls: [{ name: "GetWeather", params: { city: "Paris" } }] }
-      }
-      calls.push("answer")
-      const tool = prompt.content.find((m) => m.role === "tool")!
-      const result = tool.content[0]!.type === "tool-result" ? tool.content[0]!.result as { celsius: number } : undefined
-      return `It is ${result?.celsius} degrees in Paris.`
-    }
-  })
+  Llm.layerSimulated({ delay: "100 millis", reply: (prompt) => weatherReply(calls, prompt) })
 
 const weatherHandlers = (ran: Array<string>) =>
   Tools.toLayer({
@@ -287,6 +291,94 @@ describe("Llm.agent", () => {
         "Agent assistant was still calling tools after 2 rounds: raise maxRounds or change the prompt"
       ])
     }).pipe(withState))
+})
+
+// --- approvals ----------------------------------------------------------------------------
+
+/** The weather agent, its tool needing a person's approval, as a workflow of the control plane. */
+const approvalPlane = (calls: Array<string>, ran: Array<string>) => {
+  const careful = Llm.agent("assistant", (question: string) => question, {
+    toolkit: Tools,
+    tools: { GetWeather: { needsApproval: true } }
+  })
+  const rejectingModel = Llm.layerSimulated({
+    reply: (prompt) => {
+      const tool = prompt.content.find((m) => m.role === "tool")
+      const part = tool?.content[0]
+      if (part?.type === "tool-result" && part.isFailure) return `I may not look: ${String(part.result)}`
+      return weatherReply(calls, prompt)
+    }
+  })
+  const weather = Workflow.make({
+    name: "weather",
+    description: "asks the weather, with approval",
+    input: Schema.String,
+    example: "What is the weather in Paris?",
+    run: (question: string) =>
+      runEvent(careful, question).pipe(
+        Effect.map((answer) => answer.text),
+        Effect.provide(Layer.merge(rejectingModel, weatherHandlers(ran))),
+        Effect.catchTags({ AiError: (e) => Effect.die(e), TooManyToolRounds: (e) => Effect.die(e) })
+      )
+  })
+  return Executions.layerLocal({ workflows: [Workflow.register(weather)] }).pipe(
+    Layer.provide(Layer.succeed(CheckpointStore, makeMemory()))
+  )
+}
+
+const awaitingApproval = (executions: Executions["Service"], id: string) =>
+  Effect.flatMap(
+    Stream.runHead(
+      Stream.filter(
+        Stream.mapEffect(executions.events(id), () => executions.get(id)),
+        (info: ExecutionInfo) => info.status === "awaiting" && info.inputs.length > 0
+      )
+    ),
+    (found) => found._tag === "Some" ? Effect.succeed(found.value) : executions.get(id)
+  )
+
+describe("tool approvals", () => {
+  it.effect("a tool that needs approval waits for a person; approved, it runs as a tool_call event", () =>
+    Effect.gen(function*() {
+      const calls: Array<string> = []
+      const ran: Array<string> = []
+      yield* Effect.gen(function*() {
+        const executions = yield* Executions
+        const id = yield* executions.start("weather", "What is the weather in Paris?")
+        const waiting = yield* awaitingApproval(executions, id)
+        const question = waiting.inputs[0]!
+        assert.deepStrictEqual([question.kind, question.tool, question.toolInput, question.prompt, question.address], [
+          "approval",
+          "GetWeather",
+          { city: "Paris" },
+          "Allow assistant to call GetWeather with {\"city\":\"Paris\"}?",
+          "assistant::agent_call"
+        ])
+        assert.deepStrictEqual(ran, []) // not before the answer
+        yield* executions.answer(id, question.inputId, { approved: true }, { answeredBy: "alice" })
+        const end = yield* executions.awaitEnd(id)
+        assert.deepStrictEqual([end.status, end.result], ["completed", "It is 21 degrees in Paris."])
+        assert.deepStrictEqual(ran, ["Paris"])
+      }).pipe(Effect.provide(approvalPlane(calls, ran)))
+    }))
+
+  it.effect("rejected, the call never runs and the model is told why", () =>
+    Effect.gen(function*() {
+      const calls: Array<string> = []
+      const ran: Array<string> = []
+      yield* Effect.gen(function*() {
+        const executions = yield* Executions
+        const id = yield* executions.start("weather", "What is the weather in Paris?")
+        const question = (yield* awaitingApproval(executions, id)).inputs[0]!
+        yield* executions.answer(id, question.inputId, { approved: false, reason: "no network today" })
+        const end = yield* executions.awaitEnd(id)
+        assert.deepStrictEqual([end.status, end.result], [
+          "completed",
+          "I may not look: A person rejected this call of GetWeather: no network today"
+        ])
+        assert.deepStrictEqual(ran, [])
+      }).pipe(Effect.provide(approvalPlane(calls, ran)))
+    }))
 })
 
 // --- resume -------------------------------------------------------------------------------

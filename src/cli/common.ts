@@ -6,8 +6,9 @@
 import { Cause, Config, Console, Context, Duration, Effect, Logger, Option, Queue, Ref, Schema, type Scope, Stream } from "effect"
 import { errorMessage, oneLine } from "../internal/text.ts"
 import { Argument, Flag } from "effect/cli"
-import type { BusEvent } from "../EventBus.ts"
-import type { ExecutionInfo, Executions, ReadError } from "../Executions.ts"
+import type { BusEvent, InputRequest } from "../EventBus.ts"
+import type { ExecutionInfo } from "../ExecutionInfo.ts"
+import { Executions, type ReadError } from "../Executions.ts"
 import * as Printer from "../Printer.ts"
 import { Signals } from "./runMain.ts"
 
@@ -186,6 +187,8 @@ export const follow = (
     readonly after: number
     readonly json: boolean
     readonly watch?: ReadonlyArray<(event: BusEvent) => Effect.Effect<void>> | undefined
+    /** What to do when a step asks a person (after the question is printed). */
+    readonly onQuestion?: ((question: InputRequest) => Effect.Effect<void, ReadError>) | undefined
   }
 ): Effect.Effect<ExecutionInfo, ReadError | Config.ConfigError, Signals> =>
   Effect.scoped(Effect.gen(function*() {
@@ -195,19 +198,70 @@ export const follow = (
       Stream.runForEach((item) =>
         Effect.andThen(
           printer(item.event),
-          Effect.forEach(options.watch ?? [], (watcher) => watcher(item.event), { discard: true })
+          Effect.andThen(
+            Effect.forEach(options.watch ?? [], (watcher) => watcher(item.event), { discard: true }),
+            item.event._tag === "ExecutionEvent" && item.event.input !== undefined && options.onQuestion !== undefined
+              ? options.onQuestion(item.event.input)
+              : Effect.void
+          )
         )
       )
     )
     return yield* executions.awaitEnd(executionId)
   }))
 
+/** The hints `report` prints: how to resume a run, how to answer a question. */
+export interface Hints {
+  readonly resumeHint: (executionId: string) => string
+  readonly answerHint?: ((executionId: string, question: InputRequest, only: boolean) => string) | undefined
+}
+
+/**
+ * The command that answers `question`: `approve <id>` for an approval, `answer <id> --value '…'`
+ * otherwise (with the input id when several wait). `suffix` ends it (`--state-dir …`).
+ */
+export const answerCommand = (command: string, suffix: string) =>
+(executionId: string, question: InputRequest, only: boolean): string => {
+  const target = only ? executionId : `${executionId} ${question.inputId}`
+  if (question.kind === "approval") {
+    return `${command} approve ${target}${suffix}   (or: ${command} reject ${target} --reason "…"${suffix})`
+  }
+  const example = question.choices?.[0] ?? question.default
+  return `${command} answer ${target} --value '${example === undefined ? "<json>" : JSON.stringify(example)}'${suffix}`
+}
+
+/**
+ * Answers a question of `executionId` with the control plane in context, then prints the run's
+ * events as it goes on (here when it was parked and is resumed here, or where it runs) and reports
+ * how it ended. A new question parks it again (exit 5).
+ */
+export const answerAndFollow = (
+  executionId: string,
+  inputId: string | undefined,
+  value: unknown,
+  options: Hints & { readonly json: boolean }
+) =>
+  Effect.gen(function*() {
+    const executions = yield* Executions
+    const before = yield* executions.get(executionId)
+    const receipt = yield* executions.answer(executionId, inputId, value, { answeredBy: "cli" })
+    yield* options.json
+      ? Console.log(JSON.stringify({ _tag: "AnswerAccepted", stateId: executionId, inputId: receipt.inputId, value: receipt.value }))
+      : Console.log(`Answered ${receipt.inputId} of ${executionId}: ${JSON.stringify(receipt.value)}\n`)
+    const info = yield* follow(executions, executionId, {
+      after: before.lastSequence,
+      json: options.json,
+      onQuestion: () => Effect.asVoid(executions.park(executionId))
+    })
+    return yield* report(info, options)
+  })
+
 /**
  * Reports how an attempt ended: the result (or the resume hint) and the exit code.
  */
 export const report = (
   info: ExecutionInfo,
-  options: { readonly json: boolean; readonly resumeHint: (executionId: string) => string }
+  options: Hints & { readonly json: boolean }
 ) =>
   Effect.gen(function*() {
     if (info.checkpoint === "failed") {
@@ -236,8 +290,16 @@ export const report = (
         }
         return yield* setExit(EXIT.interrupted)
       }
-      case "awaiting":
+      case "awaiting": {
+        if (!options.json && options.answerHint !== undefined) {
+          const answerHint = options.answerHint
+          for (const question of info.inputs) {
+            yield* Console.log(`Waiting for your answer: ${question.prompt}`)
+            yield* Console.log(`Answer with: ${answerHint(info.executionId, question, info.inputs.length === 1)}`)
+          }
+        }
         return yield* setExit(EXIT.awaiting)
+      }
       case "failed": {
         yield* Console.error(`error: the run failed: ${info.error ?? "unknown error"}`)
         return yield* setExit(EXIT.failed)

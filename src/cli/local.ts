@@ -4,20 +4,25 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { Config, Console, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { Command, Flag } from "effect/cli"
+import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { CheckpointStore } from "../Checkpoint.ts"
 import { Research } from "../demo/index.ts"
-import type { BusEvent } from "../EventBus.ts"
-import { type ExecutionInfo, Executions } from "../Executions.ts"
+import type { BusEvent, InputRequest } from "../EventBus.ts"
+import type { ExecutionInfo } from "../ExecutionInfo.ts"
+import { Executions } from "../Executions.ts"
 import { type InterruptChecker, InterruptSignal, isStateId, STATE_ID_RULE } from "../Interrupt.ts"
 import { StateSnapshotJson } from "../Journal.ts"
+import { errorMessage } from "../internal/text.ts"
 import * as Printer from "../Printer.ts"
 import * as Workflow from "../Workflow.ts"
 import {
+  answerAndFollow,
+  answerCommand,
   EXIT,
   follow,
+  type Hints,
   forceFlag,
   Invocation,
   jsonFlag,
@@ -60,9 +65,14 @@ const attachOptions = (dir: string, stateId: string, timeout: Option.Option<Dura
   ...(Option.isSome(timeout) ? { timeout: timeout.value } : {})
 })
 
-const hint = (dir: string) =>
-  Effect.map(Invocation, ({ command }) => (id: string) =>
-    `${command} resume ${id}${dir === ".agent-interrupt" ? "" : ` --state-dir ${JSON.stringify(dir)}`}`)
+const dirSuffix = (dir: string) => dir === ".agent-interrupt" ? "" : ` --state-dir ${JSON.stringify(dir)}`
+
+/** How to resume a run and answer its questions, from this state directory. */
+const hints = (dir: string) =>
+  Effect.map(Invocation, ({ command }): Hints => ({
+    resumeHint: (id) => `${command} resume ${id}${dirSuffix(dir)}`,
+    answerHint: answerCommand(command, dirSuffix(dir))
+  }))
 
 const optionalDuration = (flag: string, value: Option.Option<string>) =>
   Option.match(value, {
@@ -141,8 +151,14 @@ const demo = Command.make("demo", {
   model: modelFlag,
   budget: budgetFlag,
   force: forceFlag,
+  ask: Flag.Boolean("ask").pipe(
+    Flag.withDescription(
+      "Ask for your approval before publishing the summary: the process exits while it waits (exit 5); approve <id> continues it"
+    ),
+    Flag.withDefault(false)
+  ),
   tour: Flag.Boolean("tour").pipe(
-    Flag.withDescription("Run, interrupt with a timeout, then resume from the journal (npm run demo)"),
+    Flag.withDescription("Run, interrupt with a timeout, resume from the journal, approve, finish (npm run demo)"),
     Flag.withDefault(false)
   )
 }, (flags) =>
@@ -155,11 +171,13 @@ const demo = Command.make("demo", {
     if (!isStateId(stateId)) {
       return yield* new UsageError({ message: `Invalid state id ${JSON.stringify(stateId)}: ${STATE_ID_RULE}` })
     }
-    const resumeHint = yield* hint(flags.stateDir)
+    const resumeHint = yield* hints(flags.stateDir)
+    const ask = flags.ask || flags.tour
     const start = (runTimeout: Option.Option<Duration.Duration>) =>
       executions.start(Research.research.name, {
         topic: flags.topic,
         pace: flags.pace,
+        ...(ask ? { ask } : {}),
         ...(Option.isSome(model) ? { model: model.value } : {}),
         ...(Option.isSome(budget) ? { budget: budget.value } : {})
       }, {
@@ -168,35 +186,58 @@ const demo = Command.make("demo", {
         force: flags.force,
         ...attachOptions(flags.stateDir, stateId, runTimeout)
       })
+    // A question parks the run: this process lets go of it and exits (5); an answer continues it.
+    const park = () => Effect.asVoid(executions.park(stateId))
     if (!flags.tour) {
       yield* start(timeout)
-      const info = yield* follow(executions, stateId, { after: 0, json: flags.json })
-      return yield* report(info, { json: flags.json, resumeHint })
+      const info = yield* follow(executions, stateId, { after: 0, json: flags.json, onQuestion: park })
+      return yield* report(info, { json: flags.json, ...resumeHint })
     }
-    // The tour: the same run, stopped by a timeout mid-way, then resumed from its journal.
+    // The tour: the same run, stopped by a timeout mid-way, resumed from its journal, paused for an
+    // approval (the tour gives it), finished.
     const tourTimeout = Option.orElse(timeout, () => Option.some(Duration.millis(4000 * flags.pace)))
     yield* Console.log(
       `Tour: the research workflow runs and is interrupted by a ${Duration.format(Option.getOrThrow(tourTimeout))} timeout;` +
-        " its journal is saved step by step, then it resumes without redoing finished work. (Ctrl-C stops it too.)\n"
+        " its journal is saved step by step, then it resumes without redoing finished work, and waits for your" +
+        " approval before publishing. (Ctrl-C stops it too.)\n"
     )
     const started = Date.now()
     const before = tally()
     yield* start(tourTimeout)
-    const first = yield* follow(executions, stateId, { after: 0, json: flags.json, watch: [before.watcher] })
+    const first = yield* follow(executions, stateId, { after: 0, json: flags.json, watch: [before.watcher], onQuestion: park })
     if (first.status !== "interrupted" || first.interrupt?.reason !== "timeout" || first.checkpoint !== "saved") {
-      return yield* report(first, { json: flags.json, resumeHint })
+      return yield* report(first, { json: flags.json, ...resumeHint })
     }
     yield* Console.log(`\nResuming ${stateId} from its checkpoint…\n`)
     const after = tally()
+    let approvedIn = 0
+    const approveForYou = (question: InputRequest) =>
+      Effect.gen(function*() {
+        if (!flags.json) {
+          yield* Console.log(
+            `\nThe run waits for you (it could wait for days, in no process). The tour approves it for you; you would type:\n  ${
+              resumeHint.answerHint!(stateId, question, true)
+            }\n`
+          )
+        }
+        const asked = Date.now()
+        yield* Effect.ignore(executions.answer(stateId, question.inputId, { approved: true }, { answeredBy: "tour" }))
+        approvedIn = Date.now() - asked
+      })
     yield* executions.resume(stateId, { resumedBy: "cli", ...attachOptions(flags.stateDir, stateId, Option.none()) })
-    const resumed = yield* follow(executions, stateId, { after: first.lastSequence, json: flags.json, watch: [after.watcher] })
-    yield* report(resumed, { json: flags.json, resumeHint })
+    const resumed = yield* follow(executions, stateId, {
+      after: first.lastSequence,
+      json: flags.json,
+      watch: [after.watcher],
+      onQuestion: approveForYou
+    })
+    yield* report(resumed, { json: flags.json, ...resumeHint })
     if (resumed.status === "completed") {
       yield* Console.log(
         `Summary: interrupted by ${first.interrupt.reason} after ${before.counts.completed} completed steps, ` +
           `stopped in ${Printer.formatMillis(before.counts.stopLatency)}; resumed with ${after.counts.recovered} ` +
-          `steps recovered (not run again) and ${after.counts.completed} run; ` +
-          `${Printer.formatMillis(Date.now() - started)} in all.`
+          `steps recovered (not run again) and ${after.counts.completed} run; paused for an approval, ` +
+          `continued ${Printer.formatMillis(approvedIn)} after it; ${Printer.formatMillis(Date.now() - started)} in all.`
       )
     }
   }).pipe(Effect.provide(localLayer(flags.stateDir)))).pipe(
@@ -228,8 +269,12 @@ const resume = Command.make("resume", {
       force: flags.force,
       ...attachOptions(flags.stateDir, flags.stateId, timeout)
     })
-    const info = yield* follow(executions, flags.stateId, { after: before.lastSequence, json: flags.json })
-    return yield* report(info, { json: flags.json, resumeHint: yield* hint(flags.stateDir) })
+    const info = yield* follow(executions, flags.stateId, {
+      after: before.lastSequence,
+      json: flags.json,
+      onQuestion: () => Effect.asVoid(executions.park(flags.stateId))
+    })
+    return yield* report(info, { json: flags.json, ...(yield* hints(flags.stateDir)) })
   }).pipe(Effect.provide(localLayer(flags.stateDir)))).pipe(
     Command.withDescription("Continue an interrupted or lost run from its journal")
   )
@@ -299,4 +344,72 @@ const show = Command.make("show", { stateId: stateIdArgument, json: jsonFlag, st
     return yield* setExit(EXIT.completed)
   }).pipe(Effect.provide(localLayer(flags.stateDir)))).pipe(Command.withDescription("Show one execution's journal"))
 
-export const commands = [demo, resume, list, show] as const
+// -----------------------------------------------------------------------------
+// answer, approve, reject
+// -----------------------------------------------------------------------------
+
+const inputIdArgument = Argument.String("inputId").pipe(
+  Argument.withDescription("The question's input id (optional when only one waits)"),
+  Argument.optional
+)
+
+/**
+ * Answers a question of a run in the state directory (or, when it is not there and `REDIS_URL` is
+ * set, on Redis), then follows the run to its end here or where it runs.
+ */
+const answering = (
+  flags: { readonly stateId: string; readonly inputId: Option.Option<string>; readonly json: boolean; readonly stateDir: string },
+  value: unknown
+) =>
+  Effect.gen(function*() {
+    const inputId = Option.getOrUndefined(flags.inputId)
+    const local = Effect.flatMap(hints(flags.stateDir), (h) =>
+      answerAndFollow(flags.stateId, inputId, value, { json: flags.json, ...h })).pipe(
+        Effect.provide(localLayer(flags.stateDir))
+      )
+    return yield* local.pipe(
+      Effect.catchTag("InvalidAnswer", (error) =>
+        Effect.fail(
+          new UsageError({ message: `Not an answer${error.inputId === undefined ? "" : ` to ${error.inputId}`}: ${error.message}` })
+        )),
+      Effect.catchTag("ExecutionNotFound", () =>
+        Effect.gen(function*() {
+          if (!(yield* RedisCli.configured)) return yield* notFound(flags.stateDir, flags.stateId)
+          return yield* RedisCli.answerOnRedis(flags.stateId, inputId, value, flags.json)
+        }))
+    )
+  })
+
+const answerFlags = { stateId: stateIdArgument, inputId: inputIdArgument, json: jsonFlag, stateDir: stateDirFlag }
+
+const answer = Command.make("answer", {
+  ...answerFlags,
+  value: Flag.String("value").pipe(Flag.withDescription("The answer, as JSON (a string needs its quotes: '\"a\"')"))
+}, (flags) =>
+  Effect.gen(function*() {
+    let value: unknown
+    try {
+      value = JSON.parse(flags.value)
+    } catch (error) {
+      return yield* new UsageError({
+        message: `--value ${JSON.stringify(flags.value)} is not JSON (${errorMessage(error)}): a string needs its quotes, as in --value '"yes"'`
+      })
+    }
+    return yield* answering(flags, value)
+  })).pipe(Command.withDescription("Answer a question a run waits for, and follow the run as it goes on"))
+
+const approve = Command.make("approve", {
+  ...answerFlags,
+  reason: Flag.String("reason").pipe(Flag.withDescription("Why (recorded with the approval)"), Flag.optional)
+}, (flags) =>
+  answering(flags, { approved: true, ...Option.match(flags.reason, { onNone: () => ({}), onSome: (reason) => ({ reason }) }) }))
+  .pipe(Command.withDescription("Approve what a run waits for (a tool call), and follow the run as it goes on"))
+
+const reject = Command.make("reject", {
+  ...answerFlags,
+  reason: Flag.String("reason").pipe(Flag.withDescription("Why not (the run gets it)"), Flag.optional)
+}, (flags) =>
+  answering(flags, { approved: false, ...Option.match(flags.reason, { onNone: () => ({}), onSome: (reason) => ({ reason }) }) }))
+  .pipe(Command.withDescription("Reject what a run waits for (a tool call), and follow the run as it goes on"))
+
+export const commands = [demo, resume, list, show, answer, approve, reject] as const

@@ -14,21 +14,16 @@ import { NodeServices } from "@effect/platform-node"
 import { Config, Console, Duration, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Research } from "../demo/index.ts"
-import {
-  AlreadyInterrupted,
-  type ExecutionInfo,
-  Executions,
-  InterruptAccepted,
-  type InterruptStage,
-  type StageReached,
-  watch
-} from "../Executions.ts"
+import type { ExecutionInfo, InterruptStage, StageReached } from "../ExecutionInfo.ts"
+import { AlreadyInterrupted, Executions, InterruptAccepted, watch } from "../Executions.ts"
 import { InterruptReason, isStateId, STATE_ID_RULE } from "../Interrupt.ts"
 import { errorMessage } from "../internal/text.ts"
 import * as RedisConnection from "../redis/RedisConnection.ts"
 import * as RedisExecutions from "../redis/RedisExecutions.ts"
 import * as Workflow from "../Workflow.ts"
 import {
+  answerAndFollow,
+  answerCommand,
   cliLogger,
   EXIT,
   follow,
@@ -113,6 +108,10 @@ const worker = Command.make("worker", {
   ),
   topic: topicFlag,
   pace: paceFlag,
+  ask: Flag.Boolean("ask").pipe(
+    Flag.withDescription("Ask for an approval before publishing the summary; the worker waits for it (answer from any process)"),
+    Flag.withDefault(false)
+  ),
   timeout: Flag.String("timeout").pipe(
     Flag.withDescription("Interrupt with reason timeout after this long (5s, 500ms, 2m)"),
     Flag.optional
@@ -140,7 +139,11 @@ const worker = Command.make("worker", {
       after = (yield* executions.get(stateId)).lastSequence
       yield* executions.resume(stateId, { resumedBy: "cli", force: flags.force, ...runOptions })
     } else {
-      yield* executions.start(Research.research.name, { topic: flags.topic, pace: flags.pace }, {
+      yield* executions.start(Research.research.name, {
+        topic: flags.topic,
+        pace: flags.pace,
+        ...(flags.ask ? { ask: true } : {})
+      }, {
         stateId,
         startedBy: "cli",
         force: flags.force,
@@ -150,8 +153,18 @@ const worker = Command.make("worker", {
     yield* flags.json
       ? Console.log(JSON.stringify({ _tag: "WorkerStarted", stateId, url, prefix }))
       : Console.log(`Worker runs ${stateId} on ${url} (prefix ${prefix}).\nStop it from any process with: ${command} interrupt ${stateId}\n`)
-    const info = yield* follow(executions, stateId, { after, json: flags.json })
-    return yield* report(info, { json: flags.json, resumeHint: (id) => `${command} worker --resume ${id}` })
+    // a question: the worker keeps the run and waits; any process may answer it
+    const info = yield* follow(executions, stateId, {
+      after,
+      json: flags.json,
+      onQuestion: (question) =>
+        flags.json ? Effect.void : Console.log(`Answer from any process with: ${answerCommand(command, "")(stateId, question, true)}`)
+    })
+    return yield* report(info, {
+      json: flags.json,
+      resumeHint: (id) => `${command} worker --resume ${id}`,
+      answerHint: answerCommand(command, "")
+    })
   }))).pipe(
   Command.withDescription(
     "Run the research demo as a worker on Redis (REDIS_URL): stoppable from any process, journaled in Redis"
@@ -268,6 +281,27 @@ const interrupt = Command.make("interrupt", {
     "Stop a run on any worker through Redis (REDIS_URL) and print its stages: requested → delivered → stopped → checkpointed"
   )
 )
+
+// -----------------------------------------------------------------------------
+// answer
+// -----------------------------------------------------------------------------
+
+/** Whether `REDIS_URL` is set (so the commands look at Redis too). */
+export const configured = Effect.map(
+  Config.String("REDIS_URL").pipe(Config.option),
+  (url) => Option.isSome(url) && url.value !== ""
+)
+
+/** Answers a question of a run on Redis, and follows the run (on its worker, or resumed here). */
+export const answerOnRedis = (stateId: string, inputId: string | undefined, value: unknown, json: boolean) =>
+  withRedis(Effect.gen(function*() {
+    const { command } = yield* Invocation
+    return yield* answerAndFollow(stateId, inputId, value, {
+      json,
+      resumeHint: (id) => `${command} worker --resume ${id}`,
+      answerHint: answerCommand(command, "")
+    })
+  }))
 
 // -----------------------------------------------------------------------------
 // list

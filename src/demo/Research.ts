@@ -5,7 +5,8 @@
  * Offline (the default) the model is simulated: a `LanguageModel` that streams canned answers with
  * delays and reports usage, through the same code path as a real one. With `model: "openai:<name>"`
  * the same workflow asks a real model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` for any OpenAI-compatible
- * server). `budget` caps the tokens of the run: crossing it stops the run with `resource_limit`.
+ * server). `budget` caps the tokens of the run: crossing it stops the run with `resource_limit`. With
+ * `ask`, the summary is published only once a person approves (human in the loop).
  *
  * @since 0.1.0
  */
@@ -15,6 +16,7 @@ import { FetchHttpClient } from "effect/http"
 import * as Actor from "../Actor.ts"
 import { Budget } from "../Budget.ts"
 import { runEvent } from "../Event.ts"
+import { requireApproval } from "../Input.ts"
 import { Journal } from "../Journal.ts"
 import * as Llm from "../Llm.ts"
 import * as OpenAiCompat from "../llm/OpenAiCompat.ts"
@@ -22,7 +24,8 @@ import { parallel } from "../Parallel.ts"
 import * as Workflow from "../Workflow.ts"
 
 /**
- * The input: a topic, and a pace (1 = the real-looking speed, 0.1 = ten times faster).
+ * The input: a topic, a pace (1 = the real-looking speed, 0.1 = ten times faster), and whether to
+ * ask a person before publishing the summary (`ask`).
  *
  * @category models
  * @since 0.1.0
@@ -33,6 +36,7 @@ export const ResearchInput = Schema.Struct({
     Schema.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(10)),
     Schema.withDecodingDefaultKey(Effect.succeed(1))
   ),
+  ask: Schema.optionalKey(Schema.Boolean),
   /** The model: `openai:<name>` (default: the simulated one). */
   model: Schema.optionalKey(Schema.String.pipe(Schema.check(Schema.isPattern(/^openai:\S+$/, {
     expected: "a model such as openai:gpt-4o-mini"
@@ -57,7 +61,10 @@ export const Report = Schema.Struct({
   topic: Schema.String,
   sources: Schema.Array(Schema.String),
   findings: Schema.Int,
-  summary: Schema.String
+  summary: Schema.String,
+  /** With `ask`: whether the person approved publishing, and why not. */
+  published: Schema.optionalKey(Schema.Boolean),
+  rejected: Schema.optionalKey(Schema.String)
 })
 
 /**
@@ -185,6 +192,17 @@ export const makeActors = () => {
     { description: "streams a summary, token by token" }
   )
 
+  // Publishing needs a person's approval (human in the loop): the run waits for it, and may be
+  // parked meanwhile; everything before it is in the journal and is not run again.
+  const publish = Actor.tool("publish", (summary: string) =>
+    Effect.map(
+      requireApproval({ tool: "publish", input: summary, prompt: "Publish this summary?" }),
+      (verdict) => verdict.approved ? { published: true } : { published: false, rejected: verdict.reason ?? "rejected" }
+    ), {
+    output: Schema.Struct({ published: Schema.Boolean, rejected: Schema.optionalKey(Schema.String) }),
+    description: "publishes the summary, once a person approves it"
+  })
+
   const planner = Actor.agent("planner", (input: ResearchInput) =>
     Effect.gen(function*() {
       const sources = sourcesOf((yield* runEvent(plan, input)).text)
@@ -195,11 +213,12 @@ export const makeActors = () => {
         { name: "search", concurrency: 3 }
       )
       const findings = results.flatMap((r) => (r.ok ? r.result ?? [] : []))
-      const summary = yield* runEvent(summarise, { topic: input.topic, titles: findings.map((f) => f.title) })
-      return { topic: input.topic, sources: [...sources], findings: findings.length, summary: summary.text.trim() }
+      const summary = (yield* runEvent(summarise, { topic: input.topic, titles: findings.map((f) => f.title) })).text.trim()
+      const report = { topic: input.topic, sources: [...sources], findings: findings.length, summary }
+      return input.ask === true ? { ...report, ...(yield* runEvent(publish, summary)) } : report
     }), { output: Report, description: "plans the research and writes the report" })
 
-  return { plan, search, summarise, planner }
+  return { plan, search, summarise, publish, planner }
 }
 
 /**
@@ -210,7 +229,8 @@ export const makeActors = () => {
  */
 export const research = Workflow.make<ResearchInput, Report>({
   name: "research",
-  description: "plan (a model call) → search web, papers and news in parallel (news fails once, retried) → stream a summary (a model call)",
+  description:
+    "plan (a model call) → search web, papers and news in parallel (news fails once, retried) → stream a summary (a model call; → with ask, publish once a person approves)",
   input: ResearchInput,
   example: { topic: "interruptible agents", pace: 1 },
   steps: 6,

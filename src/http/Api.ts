@@ -13,18 +13,22 @@ import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "effect/http-api"
 import {
   AlreadyInterrupted,
+  AnswerAccepted,
   BackendUnavailable,
-  ExecutionInfo,
   ExecutionExists,
   ExecutionNotFound,
   ExecutionNotRunning,
+  InputAlreadyAnswered,
+  InputNotFound,
   InterruptAccepted,
+  InvalidAnswer,
   InvalidExecutionId,
   JournalUnreadable,
   NotResumable,
   ShuttingDown,
   WorkflowSummary
 } from "../Executions.ts"
+import { ExecutionInfo } from "../ExecutionInfo.ts"
 import { InterruptReason, IsoTimestamp, StateId } from "../Interrupt.ts"
 import { Authorization } from "./Auth.ts"
 
@@ -69,6 +73,21 @@ export const InterruptRequest = Schema.Struct({
  * @since 0.1.0
  */
 export interface InterruptRequest extends Schema.Schema.Type<typeof InterruptRequest> {}
+
+/**
+ * The body of `POST /api/executions/:id/inputs/:inputId`: the answer (any JSON; it is checked against
+ * the question's Schema and choices).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const AnswerRequest = Schema.Struct({ value: Schema.Json })
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface AnswerRequest extends Schema.Schema.Type<typeof AnswerRequest> {}
 
 /**
  * The answer to a start or a resume: the execution's id (its state id and checkpoint id).
@@ -186,7 +205,16 @@ export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()("a
  * @category models
  * @since 0.1.0
  */
-export const SseEventName = Schema.Literals(["started", "execution", "output", "group", "log", "interrupted", "finished"])
+export const SseEventName = Schema.Literals([
+  "started",
+  "execution",
+  "output",
+  "group",
+  "log",
+  "interrupted",
+  "finished",
+  "input"
+])
 
 /**
  * @category models
@@ -265,6 +293,28 @@ export class ExecutionsGroup extends HttpApiGroup.make("executions")
     }).annotate(
       OpenApi.Description,
       "Resume an interrupted or lost execution from its journal, under the same id, in this server"
+    ),
+    HttpApiEndpoint.post("answer", "/executions/:id/inputs/:inputId", {
+      params: { id: StateId, inputId: Schema.String.pipe(Schema.check(Schema.isMaxLength(64))) },
+      payload: AnswerRequest,
+      success: AnswerAccepted,
+      error: [
+        ExecutionNotFound,
+        InvalidExecutionId,
+        JournalUnreadable,
+        InputNotFound,
+        InputAlreadyAnswered,
+        InvalidAnswer,
+        NotResumable,
+        ShuttingDown,
+        BackendUnavailable
+      ]
+    }).annotate(
+      OpenApi.Description,
+      "Answer a question a step asked (human in the loop; the execution's `inputs` list them): 200 once the " +
+        "step took it (the run goes on, here, on its worker, or resumed); 400 when the value does not fit the " +
+        "question (nothing changes); 409 when it was answered already (the first answer stands); 404 for an " +
+        "unknown input. The caller is recorded as who answered."
     ),
     HttpApiEndpoint.get("openapi", "/openapi.json", {
       success: Schema.Json

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { HttpServerRequest } from "effect/http"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
@@ -42,7 +42,21 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>("agent-interr
 ) {}
 
 /**
- * The middleware every `/api` route runs: `Authorization: Bearer <token>` → `Caller`, or 401.
+ * Too many wrong tokens from this client (remote address) within the window: every request from it
+ * is refused, whatever its token, until `retryAfterMs` has passed.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class TooManyFailedLogins extends Schema.TaggedError<TooManyFailedLogins>("agent-interrupt/http/TooManyFailedLogins")(
+  "TooManyFailedLogins",
+  { message: Schema.String, retryAfterMs: Schema.Int },
+  { httpApiStatus: 429 }
+) {}
+
+/**
+ * The middleware every `/api` route runs: `Authorization: Bearer <token>` → `Caller`, or 401 (429
+ * after too many wrong tokens from one client).
  *
  * @category middleware
  * @since 0.1.0
@@ -51,7 +65,7 @@ export class Authorization extends HttpApiMiddleware.Service<Authorization, { pr
   "agent-interrupt/http/Authorization",
   {
     security: { bearer: HttpApiSecurity.bearer },
-    error: Unauthorized
+    error: [Unauthorized, TooManyFailedLogins]
   }
 ) {}
 
@@ -68,13 +82,15 @@ export interface Credential {
 
 /**
  * Options of {@link layer}: the accepted credentials (at least one; tokens of at least 16
- * characters).
+ * characters), and how many wrong tokens one client (remote address) may send per window before
+ * all its requests are refused with 429 (default 10 per minute).
  *
  * @category options
  * @since 0.1.0
  */
 export interface AuthOptions {
   readonly credentials: ReadonlyArray<Credential>
+  readonly failedLogins?: { readonly limit?: number | undefined; readonly window?: Duration.Input | undefined } | undefined
 }
 
 // -----------------------------------------------------------------------------
@@ -142,24 +158,66 @@ export const layer = (options: AuthOptions): Layer.Layer<Authorization> =>
           )
         }
       }
-      // A wrong token is worth a warning (someone is guessing, or a client is misconfigured).
-      const rejected = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        Effect.logWarning("Rejected an invalid bearer token").pipe(
-          Effect.annotateLogs({
-            module: "agent-interrupt/http/Auth",
-            method: request.method,
-            url: request.url,
-            remote: Option.getOrElse(request.remoteAddress, () => "unknown")
-          })
-        ))
+      // Wrong tokens, per client and window. The first of a window is logged (someone is guessing,
+      // or a client is misconfigured); the rest are counted and logged as one line when the window
+      // ends. Past the limit, the client is refused until its window ends, its token unchecked.
+      const limit = options.failedLogins?.limit ?? 10
+      const window = Duration.toMillis(Duration.fromInputUnsafe(options.failedLogins?.window ?? "1 minute"))
+      const failures = new Map<string, { readonly since: number; count: number }>()
+      const annotations = (request: HttpServerRequest.HttpServerRequest, remote: string) =>
+        Effect.annotateLogs({ module: "agent-interrupt/http/Auth", method: request.method, url: request.url, remote })
+      const flush = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.forEach(Array.from(failures), ([remote, failed]) => {
+          if (failed.since + window > now) return Effect.void
+          failures.delete(remote)
+          return failed.count <= 1 ? Effect.void : Effect.logWarning(
+            `Rejected ${failed.count} invalid bearer tokens in ${Duration.format(Duration.millis(window))}${
+              failed.count > limit ? ` (over the limit of ${limit}: ${failed.count - limit} refused unchecked)` : ""
+            }`
+          ).pipe(Effect.annotateLogs({ module: "agent-interrupt/http/Auth", remote }))
+        }, { discard: true }))
+      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(window), flush)))
+      const refused = (retryAfterMs: number) =>
+        new TooManyFailedLogins({
+          message: `Too many invalid bearer tokens from this client: retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+          retryAfterMs
+        })
+      const limited = (remote: string, now: number) => {
+        const failed = failures.get(remote)
+        return failed !== undefined && failed.count >= limit && failed.since + window > now
+          ? Option.some(failed.since + window - now)
+          : Option.none()
+      }
+      const rejected = (request: HttpServerRequest.HttpServerRequest, remote: string, now: number) =>
+        Effect.suspend(() => {
+          const failed = failures.get(remote)
+          if (failed !== undefined && failed.since + window > now) {
+            failed.count++
+            return Effect.fail(failed.count > limit ? refused(failed.since + window - now) : invalid)
+          }
+          failures.set(remote, { since: now, count: 1 })
+          return Effect.andThen(
+            Effect.logWarning("Rejected an invalid bearer token").pipe(annotations(request, remote)),
+            Effect.fail(invalid)
+          )
+        })
       return Authorization.of({
-        bearer: (httpEffect, { credential }) => {
-          if (Redacted.value(credential).length === 0) return Effect.fail(missing)
-          const caller = authenticate(credential, credentials)
-          return Option.isNone(caller)
-            ? Effect.andThen(rejected, Effect.fail(invalid))
-            : Effect.provideService(httpEffect, Caller, { name: caller.value })
-        }
+        bearer: (httpEffect, { credential }) =>
+          Effect.gen(function*() {
+            const request = yield* HttpServerRequest.HttpServerRequest
+            const remote = Option.getOrElse(request.remoteAddress, () => "unknown")
+            const now = yield* Clock.currentTimeMillis
+            const wait = limited(remote, now)
+            if (Option.isSome(wait)) {
+              const failed = failures.get(remote)
+              if (failed !== undefined) failed.count++
+              return yield* refused(wait.value)
+            }
+            if (Redacted.value(credential).length === 0) return yield* missing
+            const caller = authenticate(credential, credentials)
+            if (Option.isNone(caller)) return yield* rejected(request, remote, now)
+            return yield* Effect.provideService(httpEffect, Caller, { name: caller.value })
+          })
       })
     })
   )

@@ -185,7 +185,8 @@ const sseNames: Readonly<Record<BusEvent["_tag"], SseEventName>> = {
   LogEvent: "log",
   InterruptEvent: "interrupted",
   ExecutionStarted: "started",
-  ExecutionFinished: "finished"
+  ExecutionFinished: "finished",
+  InputEvent: "input"
 }
 
 const encodeBusEvent = Schema.encodeSync(BusEventJson)
@@ -408,6 +409,16 @@ const ExecutionsHandlers = (settings: Settings) =>
             yield* audit("resume", { executionId, caller: caller.name, remote, outcome: "Resumed" })
             return new ExecutionStarted({ executionId })
           }))
+        .handle("answer", ({ params, payload, request }) =>
+          Effect.gen(function*() {
+            const caller = yield* Auth.Caller
+            const who = { executionId: params.id, inputId: params.inputId, caller: caller.name, remote: remoteOf(request) }
+            const receipt = yield* executions.answer(params.id, params.inputId, payload.value, { answeredBy: caller.name }).pipe(
+              Effect.tapError((error) => audit("answer", { ...who, outcome: error._tag }))
+            )
+            yield* audit("answer", { ...who, outcome: receipt._tag })
+            return receipt
+          }))
         .handle("openapi", () => Effect.succeed(HttpServerResponse.jsonUnsafe(spec)))
     })
   )
@@ -438,6 +449,17 @@ const textOf = (body: HttpBody.HttpBody): string | undefined => {
   return text.trim() === "" ? undefined : text.trim()
 }
 
+const retryAfterOf = (body: HttpBody.HttpBody): number | undefined => {
+  try {
+    const value: unknown = JSON.parse(textOf(body) ?? "")
+    return typeof value === "object" && value !== null && "retryAfterMs" in value && typeof value.retryAfterMs === "number"
+      ? value.retryAfterMs
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
 // Every error answer is JSON: empty or plain-text error responses (from the router, the body reader,
 // the API's own fallbacks) get a JSON body; 401 says how to authenticate; every answer gets the
 // security headers.
@@ -455,6 +477,11 @@ const finalize = (request: HttpServerRequest.HttpServerRequest) =>
   }
   if (out.status === 401) {
     out = HttpServerResponse.setHeader(out, "www-authenticate", `Bearer realm="agent-interrupt"`)
+  }
+  if (out.status === 429 && out.headers["retry-after"] === undefined) {
+    // a 429 of the Authorization middleware: its body says when
+    const retryAfterMs = retryAfterOf(out.body)
+    if (retryAfterMs !== undefined) out = HttpServerResponse.setHeader(out, "retry-after", String(Math.ceil(retryAfterMs / 1000)))
   }
   out = HttpServerResponse.setHeaders(out, {
     "x-content-type-options": "nosniff",

@@ -15,6 +15,7 @@
  * | `{p}{{id}}:attempt` | string | owner | the sequence of the current attempt's `ExecutionStarted` |
  * | `{p}{{id}}:request` | string, TTL | controller | a request for the current owner (JSON: id, owner, signal) |
  * | channel `{p}{{id}}:control` | pub/sub | controller | the same request, pushed to the owner |
+ * | `{p}{{id}}:answers` | hash, TTL | controller | answers for the owner's waiting inputs (input id → JSON), deleted once taken |
  * | `{p}checkpoint:{id}`, `{p}checkpoints` | string, set | 0.1 store | version-1 snapshot documents, still read |
  * | `{p}ratelimit:…` | strings | `serve --redis` | the interrupt rate limit shared by every server |
  *
@@ -69,6 +70,8 @@ export interface Keys {
   readonly request: (stateId: string) => string
   /** The channel requests are pushed on to the owner of a running execution. */
   readonly control: (stateId: string) => string
+  /** Answers waiting for the owner of a running execution (hash: input id → JSON, with a TTL). */
+  readonly answers: (stateId: string) => string
 }
 
 /**
@@ -97,7 +100,8 @@ export const make = (prefix: string): Keys => ({
   events: (stateId) => `${prefix}{${stateId}}:events`,
   attempt: (stateId) => `${prefix}{${stateId}}:attempt`,
   request: (stateId) => `${prefix}{${stateId}}:request`,
-  control: (stateId) => `${prefix}{${stateId}}:control`
+  control: (stateId) => `${prefix}{${stateId}}:control`,
+  answers: (stateId) => `${prefix}{${stateId}}:answers`
 })
 
 /**

@@ -29,8 +29,8 @@ import * as Keys from "./Keys.ts"
 // -----------------------------------------------------------------------------
 
 /**
- * What goes on a run's request key and control channel: an interrupt for the owner of the attempt
- * it targets.
+ * What goes on a run's request key or answers hash and its control channel, for the owner of the
+ * attempt it targets: an interrupt (`signal`), or an answer to one of its waiting inputs (`answer`).
  *
  * @category models
  * @since 0.2.0
@@ -38,7 +38,12 @@ import * as Keys from "./Keys.ts"
 export class ControlRequest extends Schema.Class<ControlRequest>("agent-interrupt/redis/ControlRequest")({
   requestId: Schema.String,
   owner: Schema.String,
-  signal: InterruptSignal
+  signal: Schema.optionalKey(InterruptSignal),
+  answer: Schema.optionalKey(Schema.Struct({
+    inputId: Schema.String,
+    value: Schema.Json,
+    answeredBy: Schema.optionalKey(Schema.String)
+  }))
 }) {}
 
 /**
@@ -106,6 +111,32 @@ return {'sent', owner}
 `
   }
 ).withReturnType<readonly [string, string]>()
+
+// KEYS: lease, answers, control channel; ARGV: request id, input id, answer JSON, ttl ms
+const answerScript = Redis.script(
+  (k: Keys.Keys, stateId: string, requestId: string, inputId: string, answer: string, ttl: number) => [
+    k.lease(stateId),
+    k.answers(stateId),
+    k.control(stateId),
+    requestId,
+    inputId,
+    answer,
+    ttl
+  ],
+  {
+    numberOfKeys: 3,
+    lua: `
+local owner = redis.call('GET', KEYS[1])
+if not owner then return 'not_running' end
+-- the answer is embedded as sent: decoding and encoding it again would lose its key order
+local request = '{"requestId":' .. cjson.encode(ARGV[1]) .. ',"owner":' .. cjson.encode(owner) .. ',"answer":' .. ARGV[3] .. '}'
+redis.call('HSET', KEYS[2], ARGV[2], request)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', KEYS[3], request)
+return 'sent'
+`
+  }
+).withReturnType<string>()
 
 // KEYS: request; ARGV: request id. Deletes the waiting request if it is that one.
 const deliveredScript = Redis.script(
@@ -223,6 +254,19 @@ export const make = Effect.fnUntraced(function*(options: RemoteControlOptions = 
       ([disposition]) => disposition === "sent" ? "sent" : disposition === "duplicate" ? "duplicate" : "not_running"
     )
 
+  const answer: Remote["answer"] = (stateId, given) =>
+    Effect.map(
+      redis.eval(answerScript)(
+        k,
+        stateId,
+        globalThis.crypto.randomUUID(),
+        given.inputId,
+        JSON.stringify(given),
+        requestTtl
+      ).pipe(Effect.mapError(unavailable("send an answer"))),
+      (disposition) => disposition === "sent" ? "sent" : "not_running"
+    )
+
   // --- following ----------------------------------------------------------------------
 
   const follow: Remote["follow"] = (stateId, after, live) =>
@@ -276,7 +320,7 @@ export const make = Effect.fnUntraced(function*(options: RemoteControlOptions = 
 
   // --- owner side -----------------------------------------------------------------------
 
-  const attach: Remote["attach"] = ({ bus, owner, state, stateId }) =>
+  const attach: Remote["attach"] = ({ bus, journal, owner, state, stateId }) =>
     Effect.gen(function*() {
       const log = (message: string, detail: unknown) =>
         Effect.logWarning(message, detail).pipe(annotate, Effect.annotateLogs({ stateId }))
@@ -321,15 +365,26 @@ export const make = Effect.fnUntraced(function*(options: RemoteControlOptions = 
 
       // 2. Requests: pushed on the control channel; a request whose message was lost (sent while the
       //    subscription was down) is found in its key, read every `pollInterval` as a safety net.
-      const deliver = (request: ControlRequest, via: "push" | "poll") =>
-        request.owner !== owner
-          ? Effect.void
-          : Effect.andThen(
-            state.requestInterrupt(request.signal, { via }),
-            redis.eval(deliveredScript)(k, stateId, request.requestId).pipe(
-              Effect.catch((error) => log("Could not clear a delivered request", errorMessage(error.cause)))
+      const deliver = (request: ControlRequest, via: "push" | "poll") => {
+        if (request.owner !== owner) return Effect.void
+        const given = request.answer
+        if (given !== undefined) {
+          // journaled and handed to the step here (or refused: the step publishes why)
+          return Effect.andThen(
+            journal.answer(given.inputId, given.value, { answeredBy: given.answeredBy }),
+            redis.send("HDEL", k.answers(stateId), given.inputId).pipe(
+              Effect.catch((error) => log("Could not clear a delivered answer", errorMessage(error.cause)))
             )
           )
+        }
+        if (request.signal === undefined) return Effect.void
+        return Effect.andThen(
+          state.requestInterrupt(request.signal, { via }),
+          redis.eval(deliveredScript)(k, stateId, request.requestId).pipe(
+            Effect.catch((error) => log("Could not clear a delivered request", errorMessage(error.cause)))
+          )
+        )
+      }
       const subscription = yield* redis.subscribe(k.control(stateId))
       yield* Queue.take(subscription).pipe(
         Effect.flatMap((message) =>
@@ -346,12 +401,19 @@ export const make = Effect.fnUntraced(function*(options: RemoteControlOptions = 
         redis.send<string | null>("GET", k.request(stateId)).pipe(
           Effect.map((raw) => raw === null ? Option.none<ControlRequest>() : decodeRequest(raw)),
           Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (request) => deliver(request, via) })),
-          Effect.catch((error) => log("Could not read the waiting request", errorMessage(error.cause)))
+          Effect.andThen(redis.send<ReadonlyArray<string>>("HVALS", k.answers(stateId))),
+          Effect.flatMap((answers) =>
+            Effect.forEach(answers, (raw) =>
+              Option.match(decodeRequest(raw), { onNone: () => Effect.void, onSome: (request) => deliver(request, via) }), {
+              discard: true
+            })
+          ),
+          Effect.catch((error) => log("Could not read the waiting requests", errorMessage(error.cause)))
         )
       // a request sent between the lease and the subscription is waiting in its key already
       yield* poll("push")
       yield* poll("poll").pipe(Effect.delay(pollInterval), Effect.forever, Effect.forkScoped)
     })
 
-  return RemoteControl.of({ location: `redis:${k.prefix}`, attach, follow, interrupt })
+  return RemoteControl.of({ location: `redis:${k.prefix}`, attach, follow, interrupt, answer })
 })

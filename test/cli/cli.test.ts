@@ -101,11 +101,18 @@ describe("agent-interrupt (child processes)", () => {
     assert.include(result.lines, "Checkpoint: saved tour")
     assert.include(result.lines, "Resuming tour from its checkpoint…")
     const summary = result.lines.at(-1)!
-    const match = /^Summary: interrupted by timeout after (\d+) completed steps, stopped in [\d.]+m?s; resumed with (\d+) steps recovered \(not run again\) and (\d+) run; [\d.]+m?s in all\.$/
-      .exec(summary)
+    const match =
+      /^Summary: interrupted by timeout after (\d+) completed steps, stopped in [\d.]+m?s; resumed with (\d+) steps recovered \(not run again\) and (\d+) run; paused for an approval, continued [\d.]+m?s after it; [\d.]+m?s in all\.$/
+        .exec(summary)
     assert.isNotNull(match, summary)
     assert.strictEqual(match![1], match![2]) // everything completed before the stop is recovered, not redone
-    assert.strictEqual(Number(match![1]) + Number(match![3]), 6) // plan, 3 searches, summary, planner
+    assert.strictEqual(Number(match![1]) + Number(match![3]), 7) // plan, 3 searches, summary, publish, planner
+    // the third act: the run waits for an approval, the tour gives it, the run finishes
+    const asked = result.lines.findIndex((l) => l.startsWith("  ✋ waiting for you: Publish this summary? — approve or reject"))
+    const answered = result.lines.findIndex((l) => /^\s*✓ answered in-[0-9a-f]{8}: \{"approved":true\} \(by tour\)$/.test(l))
+    const published = result.lines.findIndex((l) => l.startsWith("  ✓ planner::publish::tool_call"))
+    assert.isTrue(asked > 0 && asked < answered && answered < published, result.stdout)
+    assert.include(result.lines, "  npm run cli -- approve tour --state-dir " + JSON.stringify(dir) + '   (or: npm run cli -- reject tour --reason "…" --state-dir ' + JSON.stringify(dir) + ")")
     assert.strictEqual(journal(dir, "tour").at(-1)!.status, "completed")
   }, 30_000)
 

@@ -101,6 +101,7 @@ describe("Server", () => {
           "/api/executions",
           "/api/executions/{id}",
           "/api/executions/{id}/events",
+          "/api/executions/{id}/inputs/{inputId}",
           "/api/executions/{id}/interrupt",
           "/api/executions/{id}/resume",
           "/api/openapi.json",
@@ -118,9 +119,9 @@ describe("Server", () => {
     it.effect("every /api route answers 401 JSON without a valid token", () =>
       Effect.gen(function*() {
         const api = routes.filter((route) => route.path.startsWith("/api"))
-        assert.strictEqual(api.length, 8)
+        assert.strictEqual(api.length, 9)
         for (const route of api) {
-          const path = route.path.replace(":id", "some-id")
+          const path = route.path.replace(":id", "some-id").replace(":inputId", "in-00000000")
           for (const token of [null, "wrong-token-0123456789abcdef", ""]) {
             const reply = yield* request(route.method, path, {
               token,
@@ -139,9 +140,10 @@ describe("Server", () => {
         )
         const wrong = yield* request("GET", "/api/executions", { token: "wrong-token-0123456789abcdef" })
         assert.strictEqual(bodyOf(ErrorBody, wrong).message, "Invalid bearer token")
+        // logged once per client and window (the first wrong token), not once per attempt
         const warning = capture.lines.findLast((l) => l.message === "Rejected an invalid bearer token")
         assert.strictEqual(warning?.level, "Warn")
-        assert.strictEqual(warning?.annotations.url, "/api/executions")
+        assert.match(String(warning?.annotations.url), /^\/api\//)
         assert.strictEqual(warning?.annotations.remote, "127.0.0.1")
         // an authentication failure wins over a bad body
         const unauthenticatedBadBody = yield* request("POST", "/api/executions", { token: null, rawBody: "{" })
@@ -176,7 +178,7 @@ describe("Server", () => {
         const reply = yield* request("GET", "/api/workflows")
         assert.strictEqual(reply.status, 200)
         const workflows = bodyOf(Schema.Array(Schema.Struct({ name: Schema.String, example: Schema.Json })), reply)
-        assert.deepStrictEqual(workflows.map((w) => w.name), ["research", "gated", "quick", "failing", "slow"])
+        assert.deepStrictEqual(workflows.map((w) => w.name), ["research", "gated", "quick", "failing", "slow", "asking", "reviewing"])
         assert.deepStrictEqual(workflows[0]!.example, { topic: "interruptible agents", pace: 1 })
       }))
 
@@ -242,7 +244,7 @@ describe("Server", () => {
           [`{"workflow":""}`, `Invalid request body: Expected a value with a length of at least 1 at ["workflow"]`],
           [`{nope`, "Invalid request body: Expected a valid JSON body"],
           [`{"workflow":"quick","extra":1}`, `Invalid request body: Expected no excess property at ["extra"]`],
-          [`{"workflow":"nope"}`, `Unknown workflow "nope"; known: research, gated, quick, failing, slow`],
+          [`{"workflow":"nope"}`, `Unknown workflow "nope"; known: research, gated, quick, failing, slow, asking, reviewing`],
           [
             `{"workflow":"research","input":{"topic":"x","pace":-1}}`,
             `Invalid input for workflow research: Expected a value greater than 0 at ["pace"]`
@@ -272,15 +274,61 @@ describe("Server", () => {
         assert.match(bodyOf(ErrorBody, badWait).message, /^Invalid request query: .* at \["wait"\]$/)
       }))
 
+    it.effect("human in the loop: an awaiting run lists its question; answers are checked (400), taken once (200, then 409)", () =>
+      Effect.gen(function*() {
+        const id = yield* start("asking", { topic: "http" })
+        const waiting = yield* awaitStatus(id, (i) => i.status === "awaiting" && i.inputs.length === 1)
+        const question = waiting.inputs[0]!
+        assert.strictEqual(question.prompt, "Which ending for http?")
+        assert.deepStrictEqual(question.choices, ["a", "b"])
+        assert.deepStrictEqual(question.jsonSchema, { type: "string" })
+        const awaitingOnly = yield* request("GET", "/api/executions?status=awaiting")
+        assert.include(
+          bodyOf(Schema.Array(Schema.Struct({ executionId: Schema.String })), awaitingOnly).map((i) => i.executionId),
+          id
+        )
+        const path = `/api/executions/${id}/inputs/${question.inputId}`
+        const ErrorWithInput = Schema.Struct({ _tag: Schema.String, message: Schema.String })
+        const bad = yield* request("POST", path, { body: { value: "c" } })
+        assert.strictEqual(bad.status, 400)
+        assert.deepStrictEqual(bodyOf(ErrorWithInput, bad), { _tag: "InvalidAnswer", message: `Expected one of "a", "b", got "c"` })
+        const noValue = yield* request("POST", path, { body: {} })
+        assert.strictEqual(noValue.status, 400)
+        assert.strictEqual(bodyOf(ErrorBody, noValue)._tag, "InvalidRequest")
+        const unknown = yield* request("POST", `/api/executions/${id}/inputs/in-00000000`, { body: { value: "a" } })
+        assert.strictEqual(unknown.status, 404)
+        assert.deepStrictEqual(bodyOf(ErrorWithInput, unknown), {
+          _tag: "InputNotFound",
+          message: `Execution ${id} has no input in-00000000`
+        })
+        assert.strictEqual((yield* request("GET", `/api/executions/${id}`)).status, 200)
+        const ok = yield* request("POST", path, { body: { value: "b" }, token: TOKEN_BOB })
+        assert.strictEqual(ok.status, 200, ok.text)
+        const receipt = bodyOf(
+          Schema.Struct({ _tag: Schema.String, executionId: Schema.String, inputId: Schema.String, value: Schema.Json, answeredBy: Schema.String }),
+          ok
+        )
+        assert.deepStrictEqual(receipt, { _tag: "AnswerAccepted", executionId: id, inputId: question.inputId, value: "b", answeredBy: "bob" })
+        const twice = yield* request("POST", path, { body: { value: "a" } })
+        assert.strictEqual(twice.status, 409)
+        assert.strictEqual(bodyOf(ErrorWithInput, twice)._tag, "InputAlreadyAnswered")
+        const done = yield* awaitStatus(id, (i) => i.status === "completed")
+        assert.strictEqual(done.result, "finished http-b")
+        // the audit log names who answered
+        const audit = capture.lines.filter((l) => l.message === "audit: answer").map((l) => l.annotations.outcome)
+        assert.includeMembers(audit, ["InvalidAnswer", "InputNotFound", "AnswerAccepted", "InputAlreadyAnswered"])
+      }))
+
     it.effect("unknown execution id → 404 on every execution route", () =>
       Effect.gen(function*() {
         for (const [method, path] of [
           ["GET", "/api/executions/nope"],
           ["POST", "/api/executions/nope/interrupt"],
           ["POST", "/api/executions/nope/resume"],
-          ["GET", "/api/executions/nope/events"]
+          ["GET", "/api/executions/nope/events"],
+          ["POST", "/api/executions/nope/inputs/in-00000000"]
         ] as const) {
-          const reply = yield* request(method, path)
+          const reply = yield* request(method, path, method === "POST" && path.includes("/inputs/") ? { body: { value: 1 } } : {})
           assert.strictEqual(reply.status, 404, `${method} ${path}`)
           assert.deepStrictEqual(bodyOf(Schema.Struct({ _tag: Schema.String, executionId: Schema.String, message: Schema.String }), reply), {
             _tag: "ExecutionNotFound",
@@ -733,6 +781,46 @@ describe("Server", () => {
         }))
     }
   )
+
+  const loginCapture = makeLogCapture()
+  layer(
+    serverLayer({
+      auth: { credentials: [{ token: Redacted.make(TOKEN), caller: "alice" }], failedLogins: { limit: 3, window: "2 seconds" } },
+      logger: loginCapture.layer
+    }),
+    { excludeTestServices: true }
+  )("failed logins", (it) => {
+    it.effect("past the limit of wrong tokens a client is refused (429, even with the right token) until its window ends; one log line per window", () =>
+      Effect.gen(function*() {
+        const wrong = { token: "wrong-token-0123456789abcdef" }
+        const statuses: Array<number> = []
+        for (let i = 0; i < 4; i++) statuses.push((yield* request("GET", "/api/executions", wrong)).status)
+        assert.deepStrictEqual(statuses, [401, 401, 401, 429])
+        const refused = yield* request("GET", "/api/executions")
+        assert.strictEqual(refused.status, 429)
+        const body = bodyOf(Schema.Struct({ _tag: Schema.String, message: Schema.String, retryAfterMs: Schema.Number }), refused)
+        assert.strictEqual(body._tag, "TooManyFailedLogins")
+        assert.isTrue(body.retryAfterMs >= 1 && body.retryAfterMs <= 2000, String(body.retryAfterMs))
+        const seconds = String(Math.ceil(body.retryAfterMs / 1000))
+        assert.strictEqual(body.message, `Too many invalid bearer tokens from this client: retry in ${seconds} s`)
+        assert.strictEqual(refused.headers.get("retry-after"), seconds)
+        // one line at the first wrong token, then one for the window once it ends
+        const rejected = (l: { readonly message: string }) => l.message.startsWith("Rejected ")
+        assert.deepStrictEqual(loginCapture.lines.filter(rejected).map((l) => l.message), ["Rejected an invalid bearer token"])
+        const summary = yield* Effect.promise(async () => {
+          for (;;) {
+            const line = loginCapture.lines.find((l) => l.message.startsWith("Rejected 5 "))
+            if (line !== undefined) return line
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          }
+        })
+        assert.strictEqual(summary.message, "Rejected 5 invalid bearer tokens in 2s (over the limit of 3: 2 refused unchecked)")
+        assert.strictEqual(summary.annotations.remote, "127.0.0.1")
+        assert.strictEqual(loginCapture.lines.filter(rejected).length, 2)
+        // the window over, the right token works again
+        assert.strictEqual((yield* request("GET", "/api/executions")).status, 200)
+      }), { timeout: 20_000 })
+  })
 
   // A route that dies, behind the same server-wide rules: the client sees a JSON 500, the log the cause.
   const crashCapture = makeLogCapture()

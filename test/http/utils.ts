@@ -110,7 +110,9 @@ export const serverLayer = (options: TestServerOptions = {}) => {
       credentials: [
         { token: Redacted.make(TOKEN), caller: "alice" },
         { token: Redacted.make(TOKEN_BOB), caller: "bob" }
-      ]
+      ],
+      // the tests of one server send many wrong tokens on purpose: the limit has its own test
+      failedLogins: { limit: 1_000_000 }
     },
     keepAlive: "200 millis",
     ...serverOptions

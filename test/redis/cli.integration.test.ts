@@ -1,105 +1,152 @@
 /**
- * The distributed commands of the command line, in child processes: `worker`, `interrupt`, `list`
- * (with REDIS_URL) and `worker --resume`.
+ * The Redis commands of the real command line, each in its own process: `worker`, `interrupt` from
+ * another process, `worker --resume`, `list` with REDIS_URL, and what they say when the run is not
+ * running, the id is invalid, REDIS_URL is not a URL or Redis is not there.
  */
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Queue } from "effect"
+import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { RedisServer, testLayer } from "../utils/redisServer.ts"
-import { type Child, spawnNode, waitLine } from "./children.ts"
-import { uid } from "./helpers.ts"
+import { finished, lineStarting } from "./children.ts"
+import { cli, cliToEnd, keys, send, uid } from "./helpers.ts"
 
-const bin = path.resolve(import.meta.dirname, "..", "..", "src", "cli", "bin.ts")
+const STAMP = String.raw`\d{2}:\d{2}:\d{2}\.\d{3}`
+const DELTA = String.raw`[+-]\d+ ms`
 
-const cli = (args: ReadonlyArray<string>) =>
-  Effect.flatMap(RedisServer, (server) =>
-    spawnNode(bin, args, { REDIS_URL: server.url, AGENT_INTERRUPT_REDIS_PREFIX: server.prefix }))
+/** A fresh, empty state directory for `list`. */
+const stateDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "agent-interrupt-cli-redis-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
 
-/** Runs a command to its end: its exit code and stdout lines. */
-const runToEnd = (args: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const child = yield* cli(args)
-    const code = yield* Deferred.await(child.exit)
-    const lines = yield* Queue.takeAll(child.lines).pipe(
-      Effect.map((all) => Array.from(all)),
-      Effect.timeoutOrElse({ duration: "1 second", orElse: () => Effect.succeed<Array<string>>([]) })
-    )
-    return { code, lines, output: child.output() }
-  })
+/** No stack trace, no log line (`[12:00:00.000] WARN (#7): …`) in what a command printed. */
+const assertNoNoise = (output: string) => {
+  assert.notMatch(output, /^\s+at /m, `a stack trace:\n${output}`)
+  assert.notMatch(output, /\b(WARN|ERROR|INFO)\b.*\(#\d+\)/, `a log line:\n${output}`)
+  assert.notInclude(output, "NodeRedis client error", output)
+}
 
-const line = (child: Child, prefix: string) =>
-  waitLine(child, (l) => l.startsWith(prefix) ? l : undefined, JSON.stringify(prefix))
+layer(testLayer, { excludeTestServices: true, timeout: "30 seconds" })("agent-interrupt worker / interrupt / list on Redis", (it) => {
+  it.effect(
+    "worker runs; interrupt from another process prints every stage; the worker exits 3; worker --resume completes",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        const k = yield* keys
+        const stateId = uid("cli")
+        const worker = yield* cli(["worker", "--state-id", stateId, "--pace", "1"])
+        assert.strictEqual(
+          yield* lineStarting(worker, "Worker runs "),
+          `Worker runs ${stateId} on ${server.url} (prefix ${server.prefix}).`
+        )
+        yield* lineStarting(worker, "  ✓ planner::plan::llm_call")
+        const owner = yield* send<string | null>("GET", k.lease(stateId))
+        assert.isString(owner)
 
-layer(testLayer, { excludeTestServices: true, timeout: "60 seconds" })("agent-interrupt worker / interrupt / list", (it) => {
-  it.effect("worker runs the demo on Redis; interrupt stops it from another process and prints the stages", () =>
+        const stop = yield* cliToEnd(["interrupt", stateId, "--message", "enough"])
+        assert.strictEqual(stop.code, 0, stop.output)
+        assert.deepStrictEqual(stop.errors, [])
+        assert.strictEqual(stop.lines.length, 5, stop.output)
+        assert.strictEqual(stop.lines[0], `Interrupt user_cancelled sent to ${stateId} (running on ${owner}):`)
+        assert.match(stop.lines[1]!, new RegExp(`^  requested    ${STAMP}$`))
+        assert.match(stop.lines[2]!, new RegExp(`^  delivered    ${STAMP}  ${DELTA} +to ${owner} via push$`))
+        assert.match(stop.lines[3]!, new RegExp(`^  stopped      ${STAMP}  ${DELTA}$`))
+        assert.match(stop.lines[4]!, new RegExp(`^  checkpointed ${STAMP}  ${DELTA} +checkpoint ${stateId}$`))
+
+        const first = yield* finished(worker)
+        assert.strictEqual(first.code, 3, first.output)
+        assert.include(first.lines, "Message: enough")
+        assert.include(first.lines, "Triggered by: cli")
+        assert.include(first.lines, `Checkpoint: saved ${stateId}`)
+        assert.strictEqual(first.lines.at(-1), `Resume with: npm run cli -- worker --resume ${stateId}`)
+        assertNoNoise(first.output)
+
+        // resumed from its journal in Redis by another process: the plan is replayed, not run again
+        const resumed = yield* cliToEnd(["worker", "--resume", stateId])
+        assert.strictEqual(resumed.code, 0, resumed.output)
+        const recovered = resumed.lines.filter((l) => l.includes("↺ "))
+        assert.isAbove(recovered.length, 0, resumed.output)
+        assert.isTrue(recovered.every((l) => l.endsWith("(Recovered from restored state)")), recovered.join("\n"))
+        assert.isTrue(recovered.some((l) => l.startsWith("  ↺ planner::plan::llm_call")), recovered.join("\n"))
+        assert.isFalse(resumed.lines.some((l) => l.includes("▶ planner::plan::llm_call")), resumed.output)
+        assert.match(resumed.lines.at(-1)!, /^Result: \{"topic":"interruptible agents","sources":\["web","papers","news"\]/)
+        assertNoNoise(resumed.output)
+
+        // now it is not running: one line, exit 1, nothing left behind; and `list` shows it on Redis
+        const dir = yield* stateDir
+        const [again, listed] = yield* Effect.all([
+          cliToEnd(["interrupt", stateId]),
+          cliToEnd(["list", "--state-dir", dir])
+        ], { concurrency: "unbounded" })
+        assert.strictEqual(again.code, 1, again.output)
+        assert.deepStrictEqual([again.lines, again.errors], [[], [
+          `${stateId} is not running (completed): nothing to interrupt`
+        ]])
+        assert.strictEqual(yield* send<number>("EXISTS", k.request(stateId)), 0)
+        assert.strictEqual(listed.code, 0, listed.output)
+        const header = listed.lines.indexOf(`Executions on Redis ${server.url} (prefix ${server.prefix}):`)
+        assert.isAbove(header, 0, listed.output)
+        assert.match(listed.lines[header + 1]!, /^STATE ID\s+STATUS\s+OWNER\s+UPDATED\s+WORKFLOW\s+REASON$/)
+        assert.isTrue(
+          listed.lines.some((l) => new RegExp(`^${stateId}\\s+completed\\s+\\S+\\s+\\S+\\s+research\\s+-$`).test(l)),
+          listed.output
+        )
+      }),
+    30_000
+  )
+
+  it.effect("interrupt of an unknown run, and invalid state ids: one line each", () =>
     Effect.gen(function*() {
-      const server = yield* RedisServer
-      const stateId = uid("cli")
-      const worker = yield* cli(["worker", "--state-id", stateId, "--owner", "cli-worker", "--pace", "1"])
-      const started = yield* line(worker, "Worker cli-worker runs ")
-      assert.strictEqual(started, `Worker cli-worker runs ${stateId} on ${server.url} (prefix ${server.prefix}).`)
-      yield* line(worker, "  ✓ planner::plan::llm_call")
+      const unknown = uid("nobody")
+      const [missing, badInterrupt, badWorker] = yield* Effect.all([
+        cliToEnd(["interrupt", unknown]),
+        cliToEnd(["interrupt", "../etc"]),
+        cliToEnd(["worker", "--state-id", "../etc"])
+      ], { concurrency: "unbounded" })
+      assert.strictEqual(missing.code, 1, missing.output)
+      assert.deepStrictEqual([missing.lines, missing.errors], [[], [`${unknown} is not running (unknown): nothing to interrupt`]])
+      for (const bad of [badInterrupt, badWorker]) {
+        assert.strictEqual(bad.code, 2, bad.output)
+        assert.deepStrictEqual(bad.lines, [])
+        assert.strictEqual(bad.errors.length, 1, bad.output)
+        assert.match(bad.errors[0]!, /^error: Invalid state id "\.\.\/etc": use 1 to 128 letters/)
+      }
+    }), 30_000)
 
-      const stop = yield* runToEnd(["interrupt", stateId, "--reason", "user_cancelled", "--message", "From the CLI"])
-      assert.strictEqual(stop.code, 0, stop.output)
-      assert.strictEqual(stop.lines[0], `Interrupt user_cancelled sent to ${stateId} (running on cli-worker):`)
-      assert.deepStrictEqual(stop.lines.slice(1).map((l) => l.trim().split(/\s+/)[0]), [
-        "requested",
-        "delivered",
-        "stopped",
-        "checkpointed"
+  it.effect("REDIS_URL that is not a URL: one line, exit 2; Redis not listening: one line, exit 1, no stack, no log", () =>
+    Effect.gen(function*() {
+      const dir = yield* stateDir
+      const down = { REDIS_URL: "redis://127.0.0.1:1" }
+      const [notUrl, list, interrupt, worker] = yield* Effect.all([
+        cliToEnd(["list", "--state-dir", dir], { REDIS_URL: "notaurl" }),
+        cliToEnd(["list", "--state-dir", dir], down),
+        cliToEnd(["interrupt", "some-run"], down),
+        cliToEnd(["worker", "--pace", "0.1"], down)
+      ], { concurrency: "unbounded" })
+
+      assert.strictEqual(notUrl.code, 2, notUrl.output)
+      assert.deepStrictEqual(notUrl.errors, [
+        "error: REDIS_URL \"notaurl\" is not a Redis URL (it does not start with redis://); use redis://host:port"
       ])
-      assert.match(stop.lines[2]!, /^ {2}delivered {4}\d{2}:\d{2}:\d{2}\.\d{3} {2}[+-]\d+ ms +to cli-worker via push$/)
-      assert.match(stop.lines[4]!, new RegExp(`^  checkpointed \\S+  [+-]\\d+ ms +checkpoint ${stateId}$`))
+      // `list` lists the state directory first, then refuses the Redis part
+      assert.deepStrictEqual(notUrl.lines, [`No executions in ${dir}`])
 
-      assert.strictEqual(yield* Deferred.await(worker.exit), 3)
-      const rest = worker.output()
-      assert.include(rest, "Message: From the CLI")
-      assert.include(rest, "Triggered by: cli")
-      assert.include(rest, `Checkpoint: saved ${stateId}`)
-      assert.include(rest, `Resume on any machine with: npm run cli -- worker --resume ${stateId}`)
-
-      // list, with REDIS_URL set, shows the Redis runs after the file checkpoints
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "agent-interrupt-cli-redis-"))
-      const listed = yield* runToEnd(["list", "--state-dir", dir])
-      assert.strictEqual(listed.code, 0, listed.output)
-      const header = listed.lines.indexOf(`Redis runs on ${server.url} (prefix ${server.prefix}):`)
-      assert.isAbove(header, 0)
-      assert.match(listed.lines[header + 1]!, /^STATE ID\s+STATUS\s+OWNER\s+UPDATED\s+WORKFLOW\s+REASON$/)
-      assert.isTrue(
-        listed.lines.some((l) => new RegExp(`^${stateId}\\s+interrupted\\s+cli-worker\\s+\\S+\\s+research\\s+user_cancelled$`).test(l))
-      )
-
-      // another worker resumes it from the Redis checkpoint; the plan is replayed
-      const resumed = yield* runToEnd(["worker", "--resume", stateId, "--owner", "cli-heir"])
-      assert.strictEqual(resumed.code, 0, resumed.output)
-      assert.isTrue(resumed.lines.some((l) => l.includes("↺ planner::plan::llm_call")))
-      assert.isFalse(resumed.lines.some((l) => l.includes("▶ planner::plan::llm_call")))
-      assert.isTrue(resumed.lines.some((l) => l.startsWith("Result: ")))
-    }))
-
-  it.effect("interrupt says when no worker owns the run, and rejects a bad state id", () =>
-    Effect.gen(function*() {
-      const stateId = uid("nobody")
-      const waiting = yield* runToEnd(["interrupt", stateId, "--wait", "300ms"])
-      assert.strictEqual(waiting.code, 1, waiting.output)
-      assert.deepStrictEqual(waiting.lines.slice(0, 1), [`Interrupt user_cancelled sent to ${stateId} (no worker runs it yet):`])
-      assert.strictEqual(
-        waiting.lines.at(-1),
-        `No worker runs ${stateId} yet: the interrupt waits for it and is honoured when it starts (until it expires).`
-      )
-      // a second one follows the first (first request wins)
-      const again = yield* runToEnd(["interrupt", stateId, "--wait", "0s", "--reason", "timeout"])
-      assert.strictEqual(again.code, 0, again.output)
-      assert.strictEqual(
-        again.lines[0],
-        `An earlier interrupt of ${stateId} is already in effect (user_cancelled); following it (no worker runs it yet):`
-      )
-
-      const bad = yield* runToEnd(["interrupt", "../etc"])
-      assert.strictEqual(bad.code, 2)
-      assert.include(bad.output, "error: Invalid state id \"../etc\": use 1 to 128 letters")
-    }))
+      for (const [name, result, stdout] of [
+        ["list", list, [`No executions in ${dir}`]],
+        ["interrupt", interrupt, []],
+        ["worker", worker, []]
+      ] as const) {
+        assert.strictEqual(result.code, 1, `${name}: ${result.output}`)
+        assertNoNoise(result.output)
+        assert.deepStrictEqual(result.lines, stdout, `${name}: ${result.output}`)
+        assert.strictEqual(result.errors.length, 1, `${name}: ${result.output}`)
+        assert.match(
+          result.errors[0]!,
+          /^error: Redis at redis:\/\/127\.0\.0\.1:1 is unavailable: .*ECONNREFUSED.* \(start it, or set REDIS_URL\)$/,
+          name
+        )
+      }
+    }), 30_000)
 })

@@ -1,122 +1,80 @@
 /**
- * Helpers for the Redis tests: programs that block until stopped, a worker started in the
- * background, and bounded waits on Redis state.
+ * Helpers for the Redis integration tests: unique ids, raw Redis commands, a control plane of its
+ * own (another machine), the worker fixture and the command line as child processes, and bounded
+ * waits on Redis state.
  */
-import { Deferred, Duration, Effect, Queue, Ref, Schedule, Schema } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
 import { Redis } from "effect/persistence"
-import {
-  Actor,
-  type BusEvent,
-  checkInterrupt,
-  type Execution,
-  type LogEvent,
-  Run,
-  runEvent
-} from "../../src/index.ts"
+import { CheckpointStore, Executions } from "../../src/index.ts"
 import * as Keys from "../../src/redis/Keys.ts"
-import * as RedisStore from "../../src/redis/RedisStore.ts"
-import * as RedisWorker from "../../src/redis/RedisWorker.ts"
-import * as Workflow from "../../src/Workflow.ts"
+import * as RedisExecutions from "../../src/redis/RedisExecutions.ts"
+import { RedisServer, redisLayer } from "../utils/redisServer.ts"
+import { bin, type EventLine, eventOf, fixture, runToEnd, spawnNode } from "./children.ts"
 
 /** A unique state id per test (the server may be shared through REDIS_URL). */
 export const uid = (name: string) => `${name}-${globalThis.crypto.randomUUID().slice(0, 8)}`
 
-/** The keys of the current prefix. */
-export const keys = Keys.resolve()
+/** The keys of the test server's prefix. */
+export const keys = Effect.map(RedisServer, (server) => Keys.make(server.prefix))
 
-/** A program blocked in an LLM call (an hour) until stopped; `started` once the call began. */
-export const blocked = Effect.gen(function*() {
-  const started = yield* Deferred.make<void>()
-  const calls = yield* Ref.make(0)
-  const think = Actor.llm("think", (_: string) =>
-    Effect.gen(function*() {
-      yield* Ref.update(calls, (n) => n + 1)
-      yield* Deferred.succeed(started, undefined)
-      return yield* Effect.as(Effect.sleep("1 hour"), "thought")
-    }))
-  return { started, calls, program: runEvent(think, "question") }
-})
-
-/** A program that reaches a checkpoint every 10 ms, forever, inside one event. */
-export const looping = Effect.gen(function*() {
-  const started = yield* Deferred.make<void>()
-  const loop = Actor.agent("loop", (_: string) =>
-    Effect.gen(function*() {
-      yield* Deferred.succeed(started, undefined)
-      while (true) {
-        yield* checkInterrupt
-        yield* Effect.sleep("10 millis")
-      }
-    }))
-  return { started, program: runEvent(loop, "go") }
-})
-
-/** A registered workflow that counts its calls and completes after `millis`. */
-export const counting = (millis = 0) => {
-  const calls = Ref.makeUnsafe(0)
-  const step = Actor.tool("step", (input: { readonly n: number }) =>
-    Effect.gen(function*() {
-      yield* Ref.update(calls, (n) => n + 1)
-      if (millis > 0) yield* Effect.sleep(Duration.millis(millis))
-      return input.n * 2
-    }))
-  const workflow = Workflow.register(Workflow.make({
-    name: "counting",
-    description: "doubles a number",
-    input: Schema.Struct({ n: Schema.Number }),
-    example: { n: 1 },
-    run: (input: { readonly n: number }) => runEvent(step, input)
-  }))
-  return { calls, workflow }
-}
+/** A raw Redis command. */
+export const send = <A = unknown>(command: string, ...args: ReadonlyArray<string>) =>
+  Effect.flatMap(Redis.Redis, (redis) => redis.send<A>(command, ...args))
 
 /**
- * Starts `program` as a Redis worker (attach + Run.run, checkpoints in Redis) in the background.
- * `events` collects the bus; `logs` receives the warning LogEvents.
+ * A control plane of its own on the test server: its own connection, remote control, store and
+ * runs, as another machine would have; closed with the scope.
  */
-export const startWorker = <A, E>(
-  stateId: string,
-  program: Effect.Effect<A, E, Execution>,
-  options: RedisWorker.WorkerOptions = {}
-) =>
+export const controlPlane = (options: RedisExecutions.RedisExecutionsOptions = {}) =>
   Effect.gen(function*() {
-    const events = yield* Ref.make<Array<BusEvent>>([])
-    const logs = yield* Queue.unbounded<LogEvent>()
-    const attached = yield* Deferred.make<RedisWorker.Attachment, RedisWorker.WorkerError>()
-    const run = Effect.scoped(Effect.gen(function*() {
-      const attachment = yield* attach(stateId, options, attached)
-      return yield* Run.run(program, {
-        ...attachment.runOptions,
-        subscribers: [(event) =>
-          Effect.andThen(
-            Ref.update(events, (all) => [...all, event]),
-            event._tag === "LogEvent" ? Queue.offer(logs, event) : Effect.void
-          )]
-      })
-    })).pipe(Effect.provide(RedisStore.layerRedis()))
-    const fiber = yield* Effect.forkChild(run, { startImmediately: true })
-    const attachment = yield* Deferred.await(attached)
-    return { fiber, events, logs, attachment }
+    const scope = yield* Effect.scope
+    const context = yield* Layer.buildWithScope(
+      RedisExecutions.layerWithStore({ followInterval: "200 millis", pollInterval: "200 millis", ...options }).pipe(
+        Layer.provideMerge(redisLayer)
+      ),
+      scope
+    )
+    return {
+      executions: Context.get(context, Executions),
+      store: Context.get(context, CheckpointStore),
+      redis: Context.get(context, Redis.Redis)
+    }
   })
 
-const attach = (
-  stateId: string,
-  options: RedisWorker.WorkerOptions,
-  done: Deferred.Deferred<RedisWorker.Attachment, RedisWorker.WorkerError>
-) =>
-  RedisWorker.attach(stateId, options).pipe(
-    Effect.tap((attachment) => Deferred.succeed(done, attachment)),
-    Effect.tapError((error) => Deferred.fail(done, error))
-  )
+/** The environment that points a child process at the test server. */
+export const childEnv = Effect.map(RedisServer, (server) => ({
+  REDIS_URL: server.url,
+  AGENT_INTERRUPT_REDIS_PREFIX: server.prefix
+}))
+
+/** The worker fixture (`run <id> [--pace p]` or `resume <id>`) in a child process. */
+export const worker = (args: ReadonlyArray<string>) =>
+  Effect.flatMap(childEnv, (env) => spawnNode(fixture("redis-worker.ts"), args, env))
+
+/** The command line in a child process, on the test server. */
+export const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.flatMap(childEnv, (server) => spawnNode(bin, args, { ...server, ...env }))
+
+/** The command line run to its end, on the test server (or with `env` overriding it). */
+export const cliToEnd = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.flatMap(childEnv, (server) => runToEnd(bin, args, { ...server, ...env }))
+
+/** The event lines among a child's stdout lines. */
+export const eventsIn = (lines: ReadonlyArray<string>): Array<EventLine> =>
+  lines.flatMap((line) => {
+    const event = eventOf(line)
+    return event === undefined ? [] : [event]
+  })
+
+/** A step event (`ExecutionEvent`) with that status whose address includes `where`. */
+export const isStep = (item: EventLine | undefined, status: string, where = ""): item is EventLine =>
+  item?.event._tag === "ExecutionEvent" && item.event["status"] === status &&
+  String(item.event["address"]).includes(where)
 
 /** Retries `check` (every 20 ms, up to `times`) until it succeeds: a bounded wait on Redis state. */
 export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, times = 150) =>
   Effect.retry(check, Schedule.spaced("20 millis").pipe(Schedule.upTo({ times })))
 
 /** Fails unless `value` satisfies `predicate` (for `eventually`). */
-export const expect = <A>(value: A, predicate: (a: A) => boolean, what: string) =>
+export const expectThat = <A>(value: A, predicate: (a: A) => boolean, what: string) =>
   predicate(value) ? Effect.succeed(value) : Effect.fail(new Error(`not yet: ${what}`))
-
-/** A raw Redis command. */
-export const send = <A = unknown>(command: string, ...args: ReadonlyArray<string>) =>
-  Effect.flatMap(Redis.Redis, (redis) => redis.send<A>(command, ...args))

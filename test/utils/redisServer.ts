@@ -7,6 +7,9 @@
  * silently skipped.
  *
  * `RedisServer.layerOwned` always starts its own server (tests that kill and restart it).
+ * `RedisServer.layerPersistent` does too, with AOF persistence (`--appendonly yes --appendfsync
+ * always`) in a temporary directory, so that a server killed with SIGKILL and started again keeps
+ * every write it acknowledged.
  */
 import type { NodeRedis } from "@effect/platform-node"
 import { Context, Effect, Layer, Option, Schema } from "effect"
@@ -14,6 +17,8 @@ import type { Redis } from "effect/persistence"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as RedisConnection from "../../src/redis/RedisConnection.ts"
 
 export class RedisServerUnavailable extends Schema.TaggedError<RedisServerUnavailable>()("RedisServerUnavailable", {
@@ -48,6 +53,23 @@ export class RedisServer extends Context.Service<RedisServer, {
   static readonly layerOwned: Layer.Layer<RedisServer, RedisServerUnavailable> = Layer.effect(
     RedisServer,
     Effect.suspend(() => owned())
+  )
+
+  /**
+   * Always starts (and stops) its own redis-server, persistent: an append-only file synced on every
+   * write, in a temporary directory removed when the scope closes. `kill` then `start` keeps the data.
+   */
+  static readonly layerPersistent: Layer.Layer<RedisServer, RedisServerUnavailable> = Layer.effect(
+    RedisServer,
+    Effect.suspend(() =>
+      Effect.flatMap(
+        Effect.acquireRelease(
+          Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "agent-interrupt-redis-aof-"))),
+          (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+        ),
+        (dir) => owned({ persistDir: dir })
+      )
+    )
   )
 }
 
@@ -85,7 +107,8 @@ const freePort = Effect.callback<number, RedisServerUnavailable>((resume) => {
 })
 
 // Starts redis-server and resumes once it says it accepts connections.
-const launch = (binary: string, port: number) =>
+// With `persistDir`: an append-only file, synced on every write, in that directory.
+const launch = (binary: string, port: number, persistDir?: string) =>
   Effect.callback<ChildProcess, RedisServerUnavailable>((resume) => {
     const child = spawn(binary, [
       "--port",
@@ -94,8 +117,9 @@ const launch = (binary: string, port: number) =>
       "127.0.0.1",
       "--save",
       "",
-      "--appendonly",
-      "no",
+      ...(persistDir === undefined
+        ? ["--appendonly", "no"]
+        : ["--appendonly", "yes", "--appendfsync", "always", "--dir", persistDir]),
       "--protected-mode",
       "no"
     ], { stdio: ["ignore", "pipe", "pipe"] })
@@ -136,13 +160,13 @@ const stop = (child: ChildProcess) =>
     child.kill("SIGKILL")
   })
 
-const owned = Effect.fnUntraced(function*() {
+const owned = Effect.fnUntraced(function*(options: { readonly persistDir?: string } = {}) {
   const binary = findBinary()
   if (binary === undefined) {
     return yield* new RedisServerUnavailable({ detail: "redis-server is not installed (not found in /usr/bin or PATH)" })
   }
   const port = yield* freePort
-  let current: ChildProcess | undefined = yield* launch(binary, port)
+  let current: ChildProcess | undefined = yield* launch(binary, port, options.persistDir)
   yield* Effect.addFinalizer(() => current === undefined ? Effect.void : stop(current))
   return RedisServer.of({
     url: `redis://127.0.0.1:${port}`,
@@ -154,7 +178,7 @@ const owned = Effect.fnUntraced(function*() {
       return child === undefined ? Effect.void : stop(child)
     }),
     start: Effect.suspend(() =>
-      current !== undefined ? Effect.void : Effect.map(launch(binary, port), (child) => void (current = child))
+      current !== undefined ? Effect.void : Effect.map(launch(binary, port, options.persistDir), (child) => void (current = child))
     )
   })
 })

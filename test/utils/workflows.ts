@@ -3,7 +3,7 @@
  * and slow (two 5-second steps of the test clock).
  */
 import { Deferred, Effect, Schema } from "effect"
-import { Actor, runEvent, Workflow } from "../../src/index.ts"
+import { Actor, awaitInput, requireApproval, runEvent, Workflow } from "../../src/index.ts"
 import { Research } from "../../src/demo/index.ts"
 
 // Gates by name: a test opens one to let a `gated` run past its `wait` step.
@@ -74,11 +74,74 @@ export const slow = Workflow.make({
     })
 })
 
+/** prepare → ask a person which ending (a or b) → finish with it. */
+export const asking = Workflow.make({
+  name: "asking",
+  description: "prepare, ask a person, finish",
+  input: Schema.Struct({ topic: Schema.String }),
+  example: { topic: "example" },
+  run: (input) =>
+    Effect.gen(function*() {
+      yield* runEvent(prepare, input.topic)
+      const ending = yield* runEvent(
+        Actor.agent("ask", (topic: string) =>
+          awaitInput({ prompt: `Which ending for ${topic}?`, answer: Schema.String, choices: ["a", "b"] })),
+        input.topic
+      )
+      return yield* runEvent(finish, `${input.topic}-${ending}`)
+    })
+})
+
+/**
+ * prepare → ask how many copies (an object: copies 1 to 5, an optional note) → ask for tags (a list:
+ * free-form JSON; by a deadline of an hour, else ["general"]) → publish, once a person approves it
+ * (`published …`, or `not published: <reason>`).
+ */
+export const reviewing = Workflow.make({
+  name: "reviewing",
+  description: "prepare, ask for copies and tags, publish once approved",
+  input: Schema.Struct({ topic: Schema.String }),
+  example: { topic: "example" },
+  run: (input) =>
+    Effect.gen(function*() {
+      yield* runEvent(prepare, input.topic)
+      const details = yield* runEvent(
+        Actor.agent("details", (topic: string) =>
+          awaitInput({
+            prompt: `How many copies of ${topic}?`,
+            answer: Schema.Struct({
+              copies: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 5 })),
+              note: Schema.optionalKey(Schema.String)
+            })
+          })),
+        input.topic
+      )
+      const tags = yield* runEvent(
+        Actor.agent("tags", (topic: string) =>
+          awaitInput({
+            prompt: `Which tags for ${topic}?`,
+            answer: Schema.Array(Schema.String),
+            deadline: "1 hour",
+            default: ["general"]
+          })),
+        input.topic
+      )
+      const publish = Actor.tool("publish", (text: string) =>
+        Effect.map(
+          requireApproval({ tool: "publish", input: text }),
+          (approval) => approval.approved ? `published ${text}` : `not published: ${approval.reason ?? "rejected"}`
+        ), { output: Schema.String })
+      return yield* runEvent(publish, `${input.topic} x${details.copies}${details.note === undefined ? "" : ` (${details.note})`} [${tags.join(", ")}]`)
+    })
+})
+
 export const testWorkflows = [
   Workflow.register(Research.research),
   Workflow.register(gated),
   Workflow.register(quick),
   Workflow.register(failing),
-  Workflow.register(slow)
+  Workflow.register(slow),
+  Workflow.register(asking),
+  Workflow.register(reviewing)
 ]
 

@@ -4,7 +4,8 @@
  * p99 over 200 runs, against the floor of a raw `fetch` + `AbortController` on the same server,
  * interleaved in the same run. Both read three streamed tokens before they are stopped; the server
  * (`llm-server.ts`, its own process, as a provider is) then holds the answer open, so only the stop
- * ends it, and reports when the socket closed (epoch ms, the same clock here).
+ * ends it, and reports when the socket closed (epoch ms, the same clock here). Each run starts after a
+ * full collection (`--expose-gc`, as `npm run bench` runs), for both sides.
  */
 import { spawn } from "node:child_process"
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Redacted, References, Scope } from "effect"
@@ -20,6 +21,10 @@ const TOKENS = 3
 const summarise = Llm.actor("summarise", (id: string) => id, { retry: { maxAttempts: 1 } })
 
 const now = () => performance.timeOrigin + performance.now()
+
+// A full collection before each run, for both sides alike: a collection due to the earlier runs
+// (ours allocate more: an execution per run) would otherwise land in some measured windows.
+const collect = Effect.sync(() => (globalThis as { gc?: () => void }).gc?.())
 
 /** The server process, and the close time of each request id. */
 const startServer = Effect.acquireRelease(
@@ -78,6 +83,7 @@ const measure = Effect.gen(function*() {
 
   // An llm event, interrupted once it streamed three tokens: from requestInterrupt to the server's close.
   const ours = Effect.gen(function*() {
+    yield* collect
     const n = requests++
     const runScope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(
@@ -106,7 +112,7 @@ const measure = Effect.gen(function*() {
   })
 
   // The floor: fetch the same stream, read three tokens, abort.
-  const floor = Effect.promise(async () => {
+  const floor = Effect.andThen(collect, Effect.promise(async () => {
     const n = requests++
     const controller = new AbortController()
     const response = await fetch(`${server.url}/chat/completions`, {
@@ -127,7 +133,7 @@ const measure = Effect.gen(function*() {
     const closedAt = await server.closed(`floor-${n}`)
     await reader.cancel().catch(() => undefined)
     return closedAt - t0
-  })
+  }))
 
   // warm-up, then interleaved: ours, floor, ours, floor...
   for (let i = 0; i < 20; i++) {

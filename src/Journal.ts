@@ -796,6 +796,11 @@ export const make = Effect.fnUntraced(function*(
           return false
         }
         unstored -= flat.length
+        if (away !== undefined) {
+          // said before anyone waiting is released: a flush that was waiting may end the run at once
+          away = undefined
+          yield* log("info", "Checkpoint store is back: the held records are saved")
+        }
         for (const p of batch) if (p.stored !== undefined) yield* Deferred.succeed(p.stored, undefined)
       }
       return true
@@ -808,11 +813,9 @@ export const make = Effect.fnUntraced(function*(
         yield* Effect.sleep(backoff(failures))
         if (yield* drainOnce(store)) break
       }
-      const wasAway = away !== undefined
       away = undefined
       writing = false
       yield* Deferred.succeed(room, undefined)
-      if (wasAway) yield* log("info", "Checkpoint store is back: the held records are saved")
     })
 
   // Writes the queue as the current writer; on failure, leaves the rest to the retrying fiber.

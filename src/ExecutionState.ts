@@ -185,6 +185,20 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   readonly interruptSignal: Effect.Effect<Option.Option<InterruptSignal>>
   /** When the interrupt happened (Clock time in milliseconds, with a fraction), once interrupted. */
   readonly interruptedAt: Effect.Effect<Option.Option<number>>
+  /**
+   * The winning signal and when it won (as `interruptedAt`), read synchronously: what the steps of
+   * an event read on their way, without an effect each.
+   *
+   * @internal
+   */
+  readonly currentInterrupt: () =>
+    | {
+      readonly signal: InterruptSignal
+      readonly at: number
+      /** When, on the Clock's monotonic clock (milliseconds): what stop latencies are measured from. */
+      readonly monotonicAt: number
+    }
+    | undefined
   /** Resumes with the winning signal the moment the execution is interrupted. */
   readonly awaitInterrupt: Effect.Effect<InterruptSignal>
   /**
@@ -216,6 +230,16 @@ export class ExecutionState extends Context.Service<ExecutionState, {
     effect: Effect.Effect<A, E, R>,
     options?: StoppableOptions
   ) => Effect.Effect<Exit.Exit<A, E>, never, R>
+  /**
+   * The second half of `runStoppable`, for a caller that forked `fiber` itself and found it still
+   * running: registers it, stops it per the policy, and succeeds with its `Exit`.
+   *
+   * @internal
+   */
+  readonly awaitStoppable: <A, E>(
+    fiber: Fiber.Fiber<A, E>,
+    options?: StoppableOptions
+  ) => Effect.Effect<Exit.Exit<A, E>>
   /** How many `runStoppable` fibers are running. */
   readonly runningCount: Effect.Effect<number>
 }>()("agent-interrupt/ExecutionState") {
@@ -255,12 +279,15 @@ interface Interrupted {
   readonly signal: InterruptSignal
   readonly failure: Effect.Effect<never, ExecutionInterrupted>
   readonly at: number
+  readonly monotonicAt: number
 }
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   Predicate.hasProperty(u, "then") && typeof u.then === "function"
 
 const decodeSignal = Schema.decodeUnknownOption(InterruptSignal)
+
+const startNow = { startImmediately: true } as const
 
 // The text of a value a user's checker produced, even when looking at it throws.
 const safeMessage = (value: unknown): string => {
@@ -368,31 +395,34 @@ export const make = Effect.fnUntraced(function*(
         ), { discard: true })
     })
 
+  const awaitStoppable = <A, E>(fiber: Fiber.Fiber<A, E>, options?: StoppableOptions): Effect.Effect<Exit.Exit<A, E>> => {
+    const entry: Running = { fiber, options }
+    return Effect.suspend(() => {
+      Ref.getUnsafe(running).add(entry)
+      const interrupted = Ref.getUnsafe(current)
+      if (interrupted !== undefined) {
+        // registered during a grace period or a drain: what is left of it applies
+        return Effect.flatMap(Clock.currentTimeNanos, (now) => {
+          return Effect.andThen(
+            stopEntries([entry], interrupted.signal, Number(now) / 1e6 - interrupted.at),
+            Fiber.await(fiber)
+          )
+        })
+      }
+      return Fiber.await(fiber)
+    }).pipe(
+      Effect.onInterrupt(() => Fiber.interrupt(fiber)),
+      Effect.ensuring(Effect.sync(() => Ref.getUnsafe(running).delete(entry)))
+    )
+  }
+
   const runStoppable = <A, E, R>(
     effect: Effect.Effect<A, E, R>,
     options?: StoppableOptions
   ): Effect.Effect<Exit.Exit<A, E>, never, R> =>
-    Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), (fiber) => {
+    Effect.flatMap(Effect.forkChild(effect, startNow), (fiber) => {
       const done = fiber.pollUnsafe()
-      if (done !== undefined) return Effect.succeed(done)
-      const entry: Running = { fiber, options }
-      return Effect.suspend(() => {
-        Ref.getUnsafe(running).add(entry)
-        const interrupted = Ref.getUnsafe(current)
-        if (interrupted !== undefined) {
-          // registered during a grace period or a drain: what is left of it applies
-          return Effect.flatMap(Clock.currentTimeNanos, (now) => {
-            return Effect.andThen(
-              stopEntries([entry], interrupted.signal, Number(now) / 1e6 - interrupted.at),
-              Fiber.await(fiber)
-            )
-          })
-        }
-        return Fiber.await(fiber)
-      }).pipe(
-        Effect.onInterrupt(() => Fiber.interrupt(fiber)),
-        Effect.ensuring(Effect.sync(() => Ref.getUnsafe(running).delete(entry)))
-      )
+      return done !== undefined ? Effect.succeed(done) : awaitStoppable(fiber, options)
     })
 
   const abort = (signal: InterruptSignal) =>
@@ -405,7 +435,8 @@ export const make = Effect.fnUntraced(function*(
       const record: Interrupted = {
         signal,
         failure: Effect.fail(ExecutionInterrupted.fromSignal(signal)),
-        at
+        at,
+        monotonicAt: Number(yield* Clock.monotonicTimeNanos) / 1e6
       }
       const won = yield* Ref.modify(current, (c) => c === undefined ? [true, record] : [false, c])
       if (!won) return false
@@ -669,6 +700,7 @@ export const make = Effect.fnUntraced(function*(
     isInterrupted: Effect.sync(() => Ref.getUnsafe(current) !== undefined),
     interruptSignal: Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(current)?.signal)),
     interruptedAt: Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(current)?.at)),
+    currentInterrupt: () => Ref.getUnsafe(current),
     awaitInterrupt,
     awaitAbort: Deferred.await(abortDeferred),
     stopPolicy,
@@ -679,6 +711,7 @@ export const make = Effect.fnUntraced(function*(
     killGenerators,
     generatorCount: Effect.map(Ref.get(generators), (set) => set.size),
     runStoppable,
+    awaitStoppable,
     runningCount: Effect.sync(() => Ref.getUnsafe(running).size)
   })
 })

@@ -542,6 +542,13 @@ export class Journal extends Context.Service<Journal, {
   readonly append: (record: JournalRecord) => Effect.Effect<void>
   /** Journals a record without waiting for the store, whatever the durability (keeps the order). */
   readonly appendLater: (record: JournalRecord) => Effect.Effect<void>
+  /**
+   * Journals a record at once and answers `true` when there is nothing to wait for (no store, or
+   * `exit` durability); otherwise does nothing and answers `false`: use `append`.
+   *
+   * @internal
+   */
+  readonly appendUnsafe: (record: JournalRecord) => boolean
   /** Waits until everything journaled so far is in the store (up to `flushTimeout`). */
   readonly flush: Effect.Effect<FlushResult>
   /** This attempt's records, in order. */
@@ -785,10 +792,16 @@ export const make = Effect.fnUntraced(function*(
     durability,
     persistent: sink !== undefined,
     nextOccurrence,
-    restored: (address, occurrence) => restoredSteps.get(`${address}#${occurrence}`),
+    restored: (address, occurrence) =>
+      restoredSteps.size === 0 ? undefined : restoredSteps.get(`${address}#${occurrence}`),
     storage,
     append,
     appendLater,
+    appendUnsafe: (record) => {
+      if (sink !== undefined && durability !== "exit") return false
+      records.push(record)
+      return true
+    },
     flush,
     records: Effect.sync(() => records.slice()),
     snapshot: Effect.sync(() => fold(stateId, records, restore))

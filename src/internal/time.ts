@@ -6,8 +6,20 @@
  */
 import { Clock, Duration, Effect } from "effect"
 
+// Formatting a Date costs about half a microsecond and events come many per millisecond, so the text
+// of the last millisecond formatted is kept. A pure function's memo: it shares nothing observable
+// between executions.
+let lastMillis = Number.NaN
+let lastIso = ""
+
 /** A UTC ISO-8601 timestamp of `millis`. @internal */
-export const isoOf = (millis: number): string => new Date(millis).toISOString()
+export const isoOf = (millis: number): string => {
+  if (millis !== lastMillis) {
+    lastIso = new Date(millis).toISOString()
+    lastMillis = millis
+  }
+  return lastIso
+}
 
 /** Now, from the Clock (TestClock in tests), as a UTC ISO-8601 timestamp. @internal */
 export const isoNow: Effect.Effect<string> = Effect.map(Clock.currentTimeMillis, isoOf)

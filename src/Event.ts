@@ -567,8 +567,12 @@ const interrupted = <E>(
   event.message = signal.message ?? `Execution interrupted: ${signal.reason}`
   addStopFields(run, event)
   // the execution's prebuilt error; a new one only for an error thrown while not interrupted
-  return finish(run, event, () =>
-    Effect.andThen(run.state.checkInterrupt, Effect.suspend(() => Effect.fail(ExecutionInterrupted.fromSignal(signal)))))
+  return finish(run, event, () => {
+    const interrupt = run.state.currentInterrupt()
+    return interrupt !== undefined
+      ? interrupt.failure
+      : Effect.andThen(run.state.checkInterrupt, Effect.suspend(() => Effect.fail(ExecutionInterrupted.fromSignal(signal))))
+  })
 }
 
 // -----------------------------------------------------------------------------
@@ -737,9 +741,7 @@ const handled = <A, E>(run: Run<any, A, E, any>, exit: Exit.Exit<A, E>): Effect.
   const interrupt = run.state.currentInterrupt()
   run.controller?.abort(interrupt?.signal ?? "stopped")
   // stopped by the interrupt: report it as the interrupt
-  return interrupt !== undefined && Cause.hasInterruptsOnly(exit.cause)
-    ? Effect.andThen(run.state.checkInterrupt, Effect.never)
-    : exit
+  return interrupt !== undefined && Cause.hasInterruptsOnly(exit.cause) ? interrupt.failure : exit
 }
 
 // The output Schema validates by encoding: the encoded value is what the history records.

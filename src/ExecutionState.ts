@@ -131,6 +131,21 @@ export const externalCheckerSignal = (triggeredAt: string): InterruptSignal =>
 // -----------------------------------------------------------------------------
 
 /**
+ * The interrupt of an execution, once it happened.
+ *
+ * @internal
+ */
+export interface Interrupted {
+  readonly signal: InterruptSignal
+  /** Fails with the execution's `ExecutionInterrupted` (built once). */
+  readonly failure: Effect.Effect<never, ExecutionInterrupted>
+  /** When (Clock milliseconds, with a fraction). */
+  readonly at: number
+  /** When, on the Clock's monotonic clock (milliseconds): what stop latencies are measured from. */
+  readonly monotonicAt: number
+}
+
+/**
  * Everything `runEvent` needs from its execution: the interrupt state, the bus and the journal.
  *
  * @category models
@@ -191,14 +206,7 @@ export class ExecutionState extends Context.Service<ExecutionState, {
    *
    * @internal
    */
-  readonly currentInterrupt: () =>
-    | {
-      readonly signal: InterruptSignal
-      readonly at: number
-      /** When, on the Clock's monotonic clock (milliseconds): what stop latencies are measured from. */
-      readonly monotonicAt: number
-    }
-    | undefined
+  readonly currentInterrupt: () => Interrupted | undefined
   /** Resumes with the winning signal the moment the execution is interrupted. */
   readonly awaitInterrupt: Effect.Effect<InterruptSignal>
   /**
@@ -275,12 +283,6 @@ export class ExecutionState extends Context.Service<ExecutionState, {
 }
 
 
-interface Interrupted {
-  readonly signal: InterruptSignal
-  readonly failure: Effect.Effect<never, ExecutionInterrupted>
-  readonly at: number
-  readonly monotonicAt: number
-}
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   Predicate.hasProperty(u, "then") && typeof u.then === "function"
@@ -338,9 +340,11 @@ export const make = Effect.fnUntraced(function*(
   const stopPolicy = (reason: InterruptReason, overrides?: StopPolicies): StopPolicy =>
     StopPolicy.resolve(reason, overrides, layerPolicies)
 
-  const killGenerators: Effect.Effect<void> = Effect.gen(function*() {
-    const fibers = yield* Ref.getAndSet(generators, new Set())
-    if (fibers.size > 0) yield* Fiber.interruptAll(fibers)
+  const killGenerators: Effect.Effect<void> = Effect.suspend(() => {
+    const fibers = Ref.getUnsafe(generators)
+    if (fibers.size === 0) return Effect.void
+    generators.ref.current = new Set()
+    return Fiber.interruptAll(fibers)
   })
 
   // --- running work ----------------------------------------------------------
@@ -425,54 +429,62 @@ export const make = Effect.fnUntraced(function*(
       return done !== undefined ? Effect.succeed(done) : awaitStoppable(fiber, options)
     })
 
-  const abort = (signal: InterruptSignal) =>
-    Effect.andThen(Deferred.succeed(abortDeferred, signal), killGenerators)
+  // The abort: `awaitAbort` wakes, generators die.
+  const abort = (signal: InterruptSignal): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      Deferred.doneUnsafe(abortDeferred, Exit.succeed(signal))
+      return killGenerators
+    })
 
+  // The first interrupt wins. Claiming it, announcing it and stopping what runs happen in one
+  // synchronous pass (a stop's latency is this pass), in this order: the record (checkpoints fail
+  // from here on), the `onInterrupt` hook (the run journals the interrupt), the `InterruptEvent`, the
+  // waiters of `awaitInterrupt`, the running work due now, then the abort.
   const interruptWith = (signal: InterruptSignal, via?: string | undefined): Effect.Effect<boolean> =>
-    Effect.uninterruptible(Effect.gen(function*() {
-      if (Ref.getUnsafe(current) !== undefined) return false
-      const at = Number(yield* Clock.currentTimeNanos) / 1e6
-      const record: Interrupted = {
+    Effect.uninterruptible(Effect.withFiber((fiber) => {
+      if (Ref.getUnsafe(current) !== undefined) return Effect.succeed(false)
+      const clock = fiber.getRef(Clock.Clock)
+      const at = Number(clock.currentTimeNanosUnsafe()) / 1e6
+      current.ref.current = {
         signal,
         failure: Effect.fail(ExecutionInterrupted.fromSignal(signal)),
         at,
-        monotonicAt: Number(yield* Clock.monotonicTimeNanos) / 1e6
+        monotonicAt: Number(clock.monotonicTimeNanosUnsafe()) / 1e6
       }
-      const won = yield* Ref.modify(current, (c) => c === undefined ? [true, record] : [false, c])
-      if (!won) return false
-      if (options.onInterrupt !== undefined) yield* options.onInterrupt(signal)
-      yield* bus.publish(
-        new InterruptEvent({ signal, stateId, at: isoOf(at), ...(via === undefined ? {} : { via }) }, { disableChecks: true })
-      )
-      yield* Deferred.succeed(interruptedDeferred, signal)
-      yield* stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
-      const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
-      if (Duration.isZero(allowance)) {
-        yield* abort(signal)
-      } else {
-        yield* Effect.forkIn(Effect.andThen(Effect.sleep(allowance), abort(signal)), scope, { startImmediately: true })
-      }
-      return true
+      const announce = Effect.suspend(() => {
+        const event = new InterruptEvent(
+          { signal, stateId, at: isoOf(at), ...(via === undefined ? {} : { via }) },
+          { disableChecks: true }
+        )
+        const warning = bus.publishUnsafe(event)
+        Deferred.doneUnsafe(interruptedDeferred, Exit.succeed(signal))
+        const later = stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
+        const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
+        const rest = Duration.isZero(allowance)
+          ? abort(signal)
+          : Effect.asVoid(Effect.forkIn(Effect.andThen(Effect.sleep(allowance), abort(signal)), scope, startNow))
+        return Effect.as(Effect.andThen(Effect.andThen(warning ?? Effect.void, later), rest), true)
+      })
+      return options.onInterrupt === undefined ? announce : Effect.andThen(options.onInterrupt(signal), announce)
     }))
 
   const requestInterrupt = (
     request: RequestInterruptOptions | InterruptSignal = {},
     delivery?: { readonly via?: string | undefined }
   ): Effect.Effect<boolean> =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       if (Ref.getUnsafe(current) !== undefined) return Effect.succeed(false)
       if (request instanceof InterruptSignal) return interruptWith(request, delivery?.via)
-      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        interruptWith(
-          new InterruptSignal({
-            reason: request.reason ?? "user_cancelled",
-            triggeredAt: isoOf(now),
-            saveCheckpoint: request.saveCheckpoint ?? true,
-            ...(request.message === undefined ? {} : { message: request.message }),
-            ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
-          }),
-          delivery?.via
-        ))
+      return interruptWith(
+        new InterruptSignal({
+          reason: request.reason ?? "user_cancelled",
+          triggeredAt: isoOf(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()),
+          saveCheckpoint: request.saveCheckpoint ?? true,
+          ...(request.message === undefined ? {} : { message: request.message }),
+          ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
+        }),
+        delivery?.via
+      )
     })
 
   // --- the checker -----------------------------------------------------------

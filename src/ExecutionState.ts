@@ -290,6 +290,8 @@ const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
 const decodeSignal = Schema.decodeUnknownOption(InterruptSignal)
 
 const startNow = { startImmediately: true } as const
+const succeedTrue = Effect.succeed(true)
+const succeedFalse = Effect.succeed(false)
 
 // The text of a value a user's checker produced, even when looking at it throws.
 const safeMessage = (value: unknown): string => {
@@ -362,62 +364,59 @@ export const make = Effect.fnUntraced(function*(
   }
 
   // Stops running work per its policy; `elapsed` is how long ago the interrupt happened (ms). Work
-  // due now is interrupted on the spot (without waiting for it); one timer per distinct delay does
-  // the rest.
+  // due now is interrupted on the spot, synchronously (without waiting for it); what is returned, if
+  // anything, starts one timer per distinct delay for the rest.
   const stopEntries = (
     entries: Iterable<Running>,
     signal: InterruptSignal,
     elapsed: number
-  ): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const later = new Map<number, Array<Running>>()
-      for (const entry of entries) {
-        const policy = stopPolicy(signal.reason, entry.options?.stopPolicy)
-        if (policy._tag === "abort") entry.options?.onAbort?.(signal)
-        const remaining = Duration.toMillis(StopPolicy.allowance(policy)) - elapsed
-        if (remaining <= 0) {
-          stopNow(entry, signal, policy._tag === "drain")
-        } else {
-          const batch = later.get(remaining)
-          if (batch === undefined) later.set(remaining, [entry])
-          else batch.push(entry)
-        }
+  ): Effect.Effect<void> | undefined => {
+    let later: Map<number, Array<Running>> | undefined
+    for (const entry of entries) {
+      const policy = stopPolicy(signal.reason, entry.options?.stopPolicy)
+      if (policy._tag === "abort") entry.options?.onAbort?.(signal)
+      const remaining = Duration.toMillis(StopPolicy.allowance(policy)) - elapsed
+      if (remaining <= 0) {
+        stopNow(entry, signal, policy._tag === "drain")
+      } else {
+        later ??= new Map()
+        const batch = later.get(remaining)
+        if (batch === undefined) later.set(remaining, [entry])
+        else batch.push(entry)
       }
-      if (later.size === 0) return Effect.void
-      return Effect.forEach(later, ([remaining, batch]) =>
-        Effect.forkIn(
-          Effect.andThen(
-            Effect.sleep(remaining),
-            Effect.sync(() => {
-              for (const entry of batch) {
-                if (!Ref.getUnsafe(running).has(entry)) continue
-                stopNow(entry, signal, stopPolicy(signal.reason, entry.options?.stopPolicy)._tag === "drain")
-              }
-            })
-          ),
-          scope
-        ), { discard: true })
-    })
+    }
+    if (later === undefined) return undefined
+    return Effect.forEach(later, ([remaining, batch]) =>
+      Effect.forkIn(
+        Effect.andThen(
+          Effect.sleep(remaining),
+          Effect.sync(() => {
+            for (const entry of batch) {
+              if (!Ref.getUnsafe(running).has(entry)) continue
+              stopNow(entry, signal, stopPolicy(signal.reason, entry.options?.stopPolicy)._tag === "drain")
+            }
+          })
+        ),
+        scope
+      ), { discard: true })
+  }
 
   const awaitStoppable = <A, E>(fiber: Fiber.Fiber<A, E>, options?: StoppableOptions): Effect.Effect<Exit.Exit<A, E>> => {
     const entry: Running = { fiber, options }
-    return Effect.suspend(() => {
+    const awaited = Effect.withFiber((self) => {
       Ref.getUnsafe(running).add(entry)
       const interrupted = Ref.getUnsafe(current)
-      if (interrupted !== undefined) {
-        // registered during a grace period or a drain: what is left of it applies
-        return Effect.flatMap(Clock.currentTimeNanos, (now) => {
-          return Effect.andThen(
-            stopEntries([entry], interrupted.signal, Number(now) / 1e6 - interrupted.at),
-            Fiber.await(fiber)
-          )
-        })
-      }
-      return Fiber.await(fiber)
-    }).pipe(
-      Effect.onInterrupt(() => Fiber.interrupt(fiber)),
-      Effect.ensuring(Effect.sync(() => Ref.getUnsafe(running).delete(entry)))
-    )
+      if (interrupted === undefined) return Fiber.await(fiber)
+      // registered during a grace period or a drain: what is left of it applies
+      const elapsed = Number(self.getRef(Clock.Clock).currentTimeNanosUnsafe()) / 1e6 - interrupted.at
+      const later = stopEntries([entry], interrupted.signal, elapsed)
+      return later === undefined ? Fiber.await(fiber) : Effect.andThen(later, Fiber.await(fiber))
+    })
+    // one frame for both: the entry leaves, and a caller stopped from outside stops the work too
+    return Effect.onExitPrimitive(awaited, (exit) => {
+      Ref.getUnsafe(running).delete(entry)
+      return Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause) ? Fiber.interrupt(fiber) : undefined
+    })
   }
 
   const runStoppable = <A, E, R>(
@@ -429,20 +428,23 @@ export const make = Effect.fnUntraced(function*(
       return done !== undefined ? Effect.succeed(done) : awaitStoppable(fiber, options)
     })
 
-  // The abort: `awaitAbort` wakes, generators die.
-  const abort = (signal: InterruptSignal): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      Deferred.doneUnsafe(abortDeferred, Exit.succeed(signal))
-      return killGenerators
-    })
+  // The abort: `awaitAbort` wakes, generators die (what is left to run, if any).
+  const abortUnsafe = (signal: InterruptSignal): Effect.Effect<void> | undefined => {
+    Deferred.doneUnsafe(abortDeferred, Exit.succeed(signal))
+    const fibers = Ref.getUnsafe(generators)
+    if (fibers.size === 0) return undefined
+    generators.ref.current = new Set()
+    return Fiber.interruptAll(fibers)
+  }
 
   // The first interrupt wins. Claiming it, announcing it and stopping what runs happen in one
   // synchronous pass (a stop's latency is this pass), in this order: the record (checkpoints fail
   // from here on), the `onInterrupt` hook (the run journals the interrupt), the `InterruptEvent`, the
-  // waiters of `awaitInterrupt`, the running work due now, then the abort.
+  // waiters of `awaitInterrupt`, the running work due now, then the abort. What is left (timers,
+  // generators to await) runs uninterruptibly after it.
   const interruptWith = (signal: InterruptSignal, via?: string | undefined): Effect.Effect<boolean> =>
     Effect.uninterruptible(Effect.withFiber((fiber) => {
-      if (Ref.getUnsafe(current) !== undefined) return Effect.succeed(false)
+      if (Ref.getUnsafe(current) !== undefined) return succeedFalse
       const clock = fiber.getRef(Clock.Clock)
       const at = Number(clock.currentTimeNanosUnsafe()) / 1e6
       current.ref.current = {
@@ -451,29 +453,34 @@ export const make = Effect.fnUntraced(function*(
         at,
         monotonicAt: Number(clock.monotonicTimeNanosUnsafe()) / 1e6
       }
-      const announce = Effect.suspend(() => {
+      const announce = (): Effect.Effect<boolean> => {
         const event = new InterruptEvent(
           { signal, stateId, at: isoOf(at), ...(via === undefined ? {} : { via }) },
           { disableChecks: true }
         )
         const warning = bus.publishUnsafe(event)
         Deferred.doneUnsafe(interruptedDeferred, Exit.succeed(signal))
-        const later = stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
+        const timers = stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
         const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
         const rest = Duration.isZero(allowance)
-          ? abort(signal)
+          ? abortUnsafe(signal)
           : Effect.asVoid(Effect.forkIn(Effect.andThen(Effect.sleep(allowance), abort(signal)), scope, startNow))
-        return Effect.as(Effect.andThen(Effect.andThen(warning ?? Effect.void, later), rest), true)
-      })
-      return options.onInterrupt === undefined ? announce : Effect.andThen(options.onInterrupt(signal), announce)
+        if (warning === undefined && timers === undefined && rest === undefined) return succeedTrue
+        return Effect.as(Effect.all([warning ?? Effect.void, timers ?? Effect.void, rest ?? Effect.void]), true)
+      }
+      return options.onInterrupt === undefined
+        ? announce()
+        : Effect.andThen(options.onInterrupt(signal), Effect.suspend(announce))
     }))
+
+  const abort = (signal: InterruptSignal): Effect.Effect<void> => Effect.suspend(() => abortUnsafe(signal) ?? Effect.void)
 
   const requestInterrupt = (
     request: RequestInterruptOptions | InterruptSignal = {},
     delivery?: { readonly via?: string | undefined }
   ): Effect.Effect<boolean> =>
     Effect.withFiber((fiber) => {
-      if (Ref.getUnsafe(current) !== undefined) return Effect.succeed(false)
+      if (Ref.getUnsafe(current) !== undefined) return succeedFalse
       if (request instanceof InterruptSignal) return interruptWith(request, delivery?.via)
       return interruptWith(
         new InterruptSignal({

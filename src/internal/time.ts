@@ -16,19 +16,19 @@ let lastSecond = Number.NaN
 let secondPrefix = ""
 
 /** A UTC ISO-8601 timestamp of `millis`. @internal */
-export const isoOf = (millis: number): string => {
+export const isoOf = (time: number): string => {
+  // a Date drops the fraction of a millisecond (toward zero)
+  const millis = Math.trunc(time)
   if (millis === lastMillis) return lastIso
   const second = Math.floor(millis / 1000)
-  if (second === lastSecond && Number.isInteger(millis)) {
+  if (second === lastSecond) {
     const ms = millis - second * 1000
     lastIso = `${secondPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z`
   } else {
     lastIso = new Date(millis).toISOString()
-    if (Number.isInteger(millis)) {
-      // everything before the milliseconds: `2026-11-24T10:00:05.`
-      secondPrefix = lastIso.slice(0, lastIso.length - 4)
-      lastSecond = second
-    }
+    // everything before the milliseconds: `2026-11-24T10:00:05.`
+    secondPrefix = lastIso.slice(0, lastIso.length - 4)
+    lastSecond = second
   }
   lastMillis = millis
   return lastIso

@@ -324,19 +324,23 @@ export interface Backend {
 
 const MAX_DEPTH = 256
 
-// Whether a JSON value nests deeper than `limit` levels (arrays and objects; the value itself is
-// level 0). A walk of the parsed value, recursive (at most `limit` frames), allocating nothing.
-const depthExceeds = (value: unknown, limit: number): boolean => {
-  if (typeof value !== "object" || value === null) return false
+// Whether a JSON container nests deeper than `limit` levels (the container itself is level 0). A
+// walk of the parsed value that descends only into containers, recursive (at most `limit` frames)
+// and allocating nothing.
+const depthExceeds = (container: object, limit: number): boolean => {
   if (limit <= 0) return true
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      if (depthExceeds(value[i], limit - 1)) return true
+  if (Array.isArray(container)) {
+    for (let i = 0; i < container.length; i++) {
+      const child: unknown = container[i]
+      if (typeof child === "object" && child !== null && depthExceeds(child, limit - 1)) return true
     }
     return false
   }
-  for (const key in value) {
-    if (Object.hasOwn(value, key) && depthExceeds((value as Record<string, unknown>)[key], limit - 1)) return true
+  for (const key in container) {
+    const child: unknown = (container as Record<string, unknown>)[key]
+    if (typeof child === "object" && child !== null && Object.hasOwn(container, key) && depthExceeds(child, limit - 1)) {
+      return true
+    }
   }
   return false
 }
@@ -344,7 +348,7 @@ const depthExceeds = (value: unknown, limit: number): boolean => {
 // Nesting deeper than `limit` levels takes `limit + 1` opening and as many closing brackets: the
 // value of a shorter text is not walked.
 const nestsTooDeep = (text: string, value: unknown, limit: number): boolean =>
-  text.length >= 2 * (limit + 1) && depthExceeds(value, limit)
+  text.length >= 2 * (limit + 1) && typeof value === "object" && value !== null && depthExceeds(value, limit)
 
 /** A Schema message on one line (`Missing key at ["version"]`). */
 
@@ -462,6 +466,8 @@ export const decodeJournal = (
   texts: ReadonlyArray<string>
 ): Effect.Effect<ReadonlyArray<JournalRecord>, CheckpointError> => decodeLines(stateId, location, texts, 0, [])
 
+const lineAt = (index: number) => `line ${index + 1}`
+
 // Decodes the lines from `from` on, after the records of the lines before it (`known`).
 const decodeLines = (
   stateId: string,
@@ -475,11 +481,10 @@ const decodeLines = (
     for (let i = from; i < texts.length; i++) {
       const text = texts[i]!
       if (text.trim() === "") continue
-      const at = `line ${i + 1}`
       const parsed = parse(text)
-      if ("error" in parsed) return Effect.fail(corrupt(stateId, location, `${at}: ${parsed.error}`))
+      if ("error" in parsed) return Effect.fail(corrupt(stateId, location, `${lineAt(i)}: ${parsed.error}`))
       if (nestsTooDeep(text, parsed.value, MAX_DEPTH)) {
-        return Effect.fail(corrupt(stateId, location, `${at}: it nests deeper than ${MAX_DEPTH} levels`))
+        return Effect.fail(corrupt(stateId, location, `${lineAt(i)}: it nests deeper than ${MAX_DEPTH} levels`))
       }
       const snapshotVersion = (parsed.value as { readonly snapshot?: { readonly version?: unknown } } | null)?.snapshot
         ?.version
@@ -488,7 +493,7 @@ const decodeLines = (
         if (bad !== undefined) return Effect.fail(bad)
       }
       const decoded = decodeRecordValue(parsed.value)
-      if ("error" in decoded) return Effect.fail(corrupt(stateId, location, `${at}: ${oneLine(decoded.error)}`))
+      if ("error" in decoded) return Effect.fail(corrupt(stateId, location, `${lineAt(i)}: ${oneLine(decoded.error)}`))
       const record = decoded.record
       const owner = record._tag === "RunStarted"
         ? record.stateId

@@ -16,6 +16,7 @@
 import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
 import { SchemaJITCompiler } from "effect/schema"
 import { ActorKind, EventBus } from "./EventBus.ts"
+import { Json as JsonValue } from "./internal/json.ts"
 import { errorMessage } from "./internal/text.ts"
 import { isoOf } from "./internal/time.ts"
 import { InterruptSignal, IsoTimestamp, RunStatus, StateId } from "./Interrupt.ts"
@@ -62,7 +63,7 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   attempt: Positive,
   timestamp: IsoTimestamp,
   workflow: Schema.optionalKey(Schema.String),
-  input: Schema.optionalKey(Schema.Json),
+  input: Schema.optionalKey(JsonValue),
   owner: Schema.optionalKey(Schema.String),
   startedBy: Schema.optionalKey(Schema.String)
 })
@@ -89,7 +90,7 @@ export const StepCompleted = Schema.TaggedStruct("StepCompleted", {
   idempotencyKey: Schema.String,
   timestamp: IsoTimestamp,
   executionTime: Schema.optionalKey(Millis),
-  result: Schema.Json,
+  result: JsonValue,
   detail: Schema.optionalKey(Schema.String)
 })
 
@@ -112,7 +113,7 @@ export const StepInterrupted = Schema.TaggedStruct("StepInterrupted", {
   kind: ActorKind,
   attempt: Positive,
   timestamp: IsoTimestamp,
-  partialOutput: Schema.Json
+  partialOutput: JsonValue
 })
 
 /**
@@ -127,7 +128,7 @@ export interface StepInterrupted extends Schema.Schema.Type<typeof StepInterrupt
  * @category records
  * @since 0.2.0
  */
-export const StorageSet = Schema.TaggedStruct("StorageSet", { key: Schema.String, value: Schema.Json })
+export const StorageSet = Schema.TaggedStruct("StorageSet", { key: Schema.String, value: JsonValue })
 
 /**
  * @category records
@@ -177,7 +178,7 @@ export const RunFinished = Schema.TaggedStruct("RunFinished", {
   status: Schema.Literals(["completed", "failed", "interrupted"]),
   timestamp: IsoTimestamp,
   error: Schema.optionalKey(Schema.String),
-  result: Schema.optionalKey(Schema.Json),
+  result: Schema.optionalKey(JsonValue),
   resumable: Schema.optionalKey(Schema.Boolean)
 })
 
@@ -208,11 +209,11 @@ export const SNAPSHOT_VERSION = 2
  */
 export const SnapshotMetadata = Schema.Struct({
   workflow: Schema.optionalKey(Schema.String),
-  input: Schema.optionalKey(Schema.Json),
+  input: Schema.optionalKey(JsonValue),
   startedBy: Schema.optionalKey(Schema.String),
   interrupt: Schema.optionalKey(InterruptSignal),
   error: Schema.optionalKey(Schema.String),
-  result: Schema.optionalKey(Schema.Json),
+  result: Schema.optionalKey(JsonValue),
   eventsDropped: Schema.optionalKey(Schema.Int)
 })
 
@@ -252,8 +253,8 @@ export class StateSnapshot extends Schema.Class<StateSnapshot>("agent-interrupt/
   attempts: Schema.Int.pipe(Schema.withDecodingDefaultKey(one)),
   metadata: SnapshotMetadata,
   completed: Schema.Array(StepCompleted).pipe(Schema.withDecodingDefaultKey(emptyArray)),
-  partialOutputs: Schema.Record(Schema.String, Schema.Json).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
-  storage: Schema.Record(Schema.String, Schema.Json).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
+  partialOutputs: Schema.Record(Schema.String, JsonValue).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
+  storage: Schema.Record(Schema.String, JsonValue).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
   resumable: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(yes))
 }) {}
 

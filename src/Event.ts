@@ -43,6 +43,13 @@ export const CurrentGroup = Context.Reference<string | undefined>("agent-interru
 })
 
 /**
+ * A member event a group may settle.
+ *
+ * @internal
+ */
+export type Member = Run<any, any, any, any>
+
+/**
  * What the branches of one parallel group share: set by the group when the execution's interrupt
  * aborts it (the signal), and the abort controllers of its members' handlers, aborted with it.
  *
@@ -51,6 +58,11 @@ export const CurrentGroup = Context.Reference<string | undefined>("agent-interru
 export interface GroupStop {
   signal: InterruptSignal | undefined
   readonly controllers: Set<AbortController>
+  /**
+   * The member events running in their branch's own fiber: when a branch is stopped its fiber just
+   * ends, and the group settles these (see `settleMembers`), rather than each unwinding a finalizer.
+   */
+  readonly members: Set<Member>
 }
 
 /**
@@ -62,6 +74,8 @@ export interface GroupStop {
 export interface Branch {
   completed: boolean
   readonly group: GroupStop
+  /** The fiber that runs the branch. */
+  readonly fiber: Fiber.Fiber<unknown, unknown>
 }
 
 /**
@@ -329,6 +343,11 @@ interface Run<I, A, E, R> {
    * branch's fiber: the group, stopped by the interrupt, stops it (no fiber of its own to stop).
    */
   readonly inline: boolean
+  /**
+   * An inline member in the branch's own fiber (not in a fiber the branch forked): a stop of the
+   * branch ends that fiber, and its group settles the event (`settleMembers`).
+   */
+  readonly swept: boolean
   readonly path: ReadonlyArray<string>
   readonly address: string
   /** When the first attempt started (Clock milliseconds). */
@@ -401,6 +420,7 @@ const start = <I, A, E, R>(
     groupId,
     branch,
     inline: branch !== undefined && options.stopPolicy === undefined,
+    swept: branch !== undefined && options.stopPolicy === undefined && branch.fiber === fiber,
     path,
     address,
     firstStart: 0,
@@ -422,10 +442,13 @@ const start = <I, A, E, R>(
     : Effect.flatMap(replay(run, restored), (value) => Option.isSome(value) ? Effect.succeed(value.value) : guarded(run))
 }
 
-// The first attempt begins at once (this runs as the caller's step); `onExit` settles the event if
-// the caller is stopped from outside.
-const guarded = <I, A, E, R>(run: Run<I, A, E, R>): Effect.Effect<A, Failure<E>, R> =>
-  Effect.onExitPrimitive(attempt(run, beginAttempt(run)), (exit) => onExit(run, exit))
+// The first attempt begins at once (this runs as the caller's step). If the caller is stopped from
+// outside, `onExit` settles the event; a swept member's group does (no finalizer to unwind).
+const guarded = <I, A, E, R>(run: Run<I, A, E, R>): Effect.Effect<A, Failure<E>, R> => {
+  if (!run.swept) return Effect.onExitPrimitive(attempt(run, beginAttempt(run)), (exit) => onExit(run, exit))
+  run.branch!.group.members.add(run)
+  return attempt(run, beginAttempt(run))
+}
 
 // An attempt, then its final status or a retry.
 const attempt = <I, A, E, R>(run: Run<I, A, E, R>, body: Effect.Effect<A, Failure<E>, R>): Effect.Effect<A, Failure<E>, R> =>
@@ -519,6 +542,7 @@ const recordOf = (run: Run<any, any, any, any>, event: MutableEvent): JournalRec
 // returned.
 const publishFinal = (run: Run<any, any, any, any>, event: MutableEvent): Effect.Effect<void> | undefined => {
   releaseController(run)
+  if (run.swept) run.branch!.group.members.delete(run)
   if (event.status === "completed" && run.branch !== undefined && event.result !== undefined) {
     run.branch.completed = true
   }
@@ -832,18 +856,15 @@ const retryOrFail = <I, A, E, R>(
     return yield* attempt(run, Effect.suspend(() => beginAttempt(run)))
   })
 
-// Stopped from outside (a cancelled group, an interrupted parent, the stopped group of an inline
-// member): still exactly one final event. Runs as the event's exit finalizer (uninterruptible).
-const onExit = (run: Run<any, any, any, any>, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined => {
-  callerContext(run)
-  if (run.settled || !run.begun || Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause)) return undefined
-  run.settled = true
+// The final event of an event stopped from outside (a cancelled group, an interrupted parent):
+// `interrupted`, reported as the interrupt when the interrupt stopped it through its group (as a
+// handler fiber of its own would be), else `Cancelled`.
+const stoppedEvent = (run: Run<any, any, any, any>): MutableEvent => {
   const interrupt = run.state.currentInterrupt()
   run.controller?.abort(interrupt?.signal ?? "stopped")
   const event = makeEvent(run, "interrupted")
   const stoppedBy = run.inline ? run.branch!.group.signal : undefined
   if (stoppedBy !== undefined) {
-    // the interrupt stopped it (through its group): reported as the interrupt, as a handler fiber is
     event.detail = `Interrupted: ${stoppedBy.reason}`
     event.message = stoppedBy.message ?? `Execution interrupted: ${stoppedBy.reason}`
   } else {
@@ -851,7 +872,46 @@ const onExit = (run: Run<any, any, any, any>, exit: Exit.Exit<unknown, unknown>)
     if (interrupt?.signal.message !== undefined) event.message = interrupt.signal.message
   }
   addStopFields(run, event)
-  return publishFinal(run, event)
+  return event
+}
+
+// Stopped from outside: still exactly one final event. Runs as the event's exit finalizer
+// (uninterruptible).
+const onExit = (run: Run<any, any, any, any>, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined => {
+  callerContext(run)
+  if (run.settled || !run.begun || Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause)) return undefined
+  run.settled = true
+  return publishFinal(run, stoppedEvent(run))
+}
+
+/**
+ * Settles the member events of a group whose branches were stopped (their fibers ended without
+ * them): exactly one `interrupted` event each, as `onExit` would publish it, published together. A
+ * group runs it once its branches have ended, before its own final status.
+ *
+ * @internal
+ */
+export const settleMembers = (group: GroupStop): Effect.Effect<void> => {
+  if (group.members.size === 0) return Effect.void
+  const stopped = Array.from(group.members)
+  group.members.clear()
+  const events: Array<ExecutionEvent> = []
+  const later: Array<Effect.Effect<void>> = []
+  for (const run of stopped) {
+    if (run.settled || !run.begun) continue
+    run.settled = true
+    const event = stoppedEvent(run)
+    if (waitsForStore(run, event)) {
+      // its partial output is journaled (and stored) before its event is published
+      later.push(publishFinal(run, event) ?? Effect.void)
+    } else {
+      releaseController(run)
+      events.push(event)
+    }
+  }
+  const warning = events.length === 0 ? undefined : stopped[0]!.bus.publishAllUnsafe(events)
+  if (warning === undefined && later.length === 0) return Effect.void
+  return Effect.uninterruptible(Effect.andThen(warning ?? Effect.void, Effect.all(later, { discard: true })))
 }
 
 // Resuming: a call that completed in an earlier attempt returns its stored result and is not run.

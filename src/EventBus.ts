@@ -327,6 +327,13 @@ export class EventBus extends Context.Service<EventBus, {
    */
   readonly publishUnsafe: (event: BusEvent) => Effect.Effect<void> | undefined
   /**
+   * Publishes events at once, in order: `publishUnsafe` of each, in one pass, for a group's members
+   * stopped together.
+   *
+   * @internal
+   */
+  readonly publishAllUnsafe: (events: ReadonlyArray<BusEvent>) => Effect.Effect<void> | undefined
+  /**
    * Runs `handler` for every event published from now on, in its own fiber that lives as long as the
    * scope. A handler that fails or dies is logged and dropped; events still queued when the scope
    * closes are handled first — by all the scope's subscribers at once, up to `drainTimeout`.
@@ -385,6 +392,16 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
     ring.push(entry)
     if (observe !== undefined) observe(entry)
     PubSub.publishUnsafe(pubsub, entry)
+    return warnedDrop || ring.dropped() === 0 ? undefined : warnDrop
+  }
+
+  const publishAllUnsafe = (events: ReadonlyArray<BusEvent>): Effect.Effect<void> | undefined => {
+    for (let i = 0; i < events.length; i++) {
+      const entry: Sequenced = { sequence: ++sequence, event: events[i]! }
+      ring.push(entry)
+      if (observe !== undefined) observe(entry)
+      PubSub.publishUnsafe(pubsub, entry)
+    }
     return warnedDrop || ring.dropped() === 0 ? undefined : warnDrop
   }
 
@@ -496,6 +513,7 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
   return EventBus.of({
     publish,
     publishUnsafe,
+    publishAllUnsafe,
     subscribe,
     stream: Stream.suspend(() => Stream.map(streamWith(), (entry) => entry.event)),
     streamWith,

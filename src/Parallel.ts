@@ -12,7 +12,8 @@ import {
   CurrentPath,
   errorMessage,
   type ExecutionResult,
-  type GroupStop
+  type GroupStop,
+  settleMembers
 } from "./Event.ts"
 import { EventBus, type GroupStatus } from "./EventBus.ts"
 import { ExecutionState } from "./ExecutionState.ts"
@@ -127,7 +128,7 @@ export const parallel = <A, E, R>(
     const branchContext = Context.add(fiber.context, CurrentGroup, groupId) as Context.Context<R>
     // The group's direct member events run their handlers in the branch fibers: when the interrupt
     // aborts the group, their handlers' abort signals go first and the events report the interrupt.
-    const members: GroupStop = { signal: undefined, controllers: new Set() }
+    const members: GroupStop = { signal: undefined, controllers: new Set(), members: new Set() }
     const abortMembers = (signal: InterruptSignal) => {
       members.signal = signal
       for (const controller of members.controllers) controller.abort(signal)
@@ -140,7 +141,7 @@ export const parallel = <A, E, R>(
         if (state.currentInterrupt() !== undefined) return Effect.void
         const start = nowMillis()
         startedAt[index] = start
-        const tally: Branch = { completed: false, group: members }
+        const tally: Branch = { completed: false, group: members, fiber: branchFiber }
         // The branch runs with the group's context plus its tally, set on its fiber and put back
         // below, rather than provided: a provided context is put back by a finalizer, one more frame
         // for every branch a stop unwinds. A branch stopped here ends its fiber.
@@ -183,15 +184,20 @@ export const parallel = <A, E, R>(
       onAbort: abortMembers
     }).pipe(
       Effect.onInterrupt(() =>
-        settled
-          ? Effect.void
-          : Effect.flatMap(state.interruptSignal, (signal) =>
-            publishGroup(
-              "cancelled",
-              Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled"
-            ))
+        Effect.andThen(
+          settleMembers(members),
+          settled
+            ? Effect.void
+            : Effect.flatMap(state.interruptSignal, (signal) =>
+              publishGroup(
+                "cancelled",
+                Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled"
+              ))
+        )
       )
     )
+    // the member events of branches that were stopped end first, before the group
+    yield* settleMembers(members)
 
     const interruptedSignal = yield* state.interruptSignal
     const stop: Stop = Exit.isSuccess(exit) ? exit.value : { _tag: "interrupted" }

@@ -55,7 +55,7 @@ export const suite = (name: string, layer: Layer.Layer<CheckpointStore, unknown>
       Effect.gen(function*() {
         const store = yield* CheckpointStore
         const records = makeRecords(id("again"), { steps: 3, status: "running" })
-        const lines = records.map(encodeRecordForTest)
+        const lines = records.map((r) => encodeRecordForTest(r))
         yield* backend.plantJournal(id("again"), lines)
         assert.deepStrictEqual(Option.getOrThrow(yield* store.read(id("again"))), records)
         const more: JournalRecord = { _tag: "StorageSet", key: "again", value: [1, 2] }

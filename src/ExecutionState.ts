@@ -28,6 +28,7 @@ import {
   Scope
 } from "effect"
 import { CircuitBreaker } from "effect/persistence"
+import { SingleShotGen } from "effect/Utils"
 import { EventBus } from "./EventBus.ts"
 import { errorMessage } from "./internal/text.ts"
 import { formatSeconds, isoOf } from "./internal/time.ts"
@@ -283,6 +284,19 @@ export class ExecutionState extends Context.Service<ExecutionState, {
 }
 
 
+
+// A checkpoint's effect that `yield*` (in `Effect.gen`) takes by its outcome right now. `yield*`
+// runs what the effect's `Symbol.iterator` gives it, and the generator consumes an `Exit` in place:
+// on the fast path `outcome` is one (`Effect.void`, or the execution's prebuilt failure), so a
+// checkpoint costs a step less than running the check. Anything else, and every other use of the
+// effect (`Effect.andThen`, a pipe), runs the check itself.
+const yieldingOutcome = <E, R>(
+  check: Effect.Effect<void, E, R>,
+  outcome: () => Effect.Effect<void, E, R> | undefined
+): Effect.Effect<void, E, R> =>
+  Object.defineProperty(check, Symbol.iterator, {
+    value: () => new SingleShotGen(outcome() ?? check)
+  })
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   Predicate.hasProperty(u, "then") && typeof u.then === "function"
@@ -656,7 +670,10 @@ export const make = Effect.fnUntraced(function*(
     if (interrupted !== undefined) return interrupted.failure
     return Ref.getUnsafe(checkerRef) === undefined ? Effect.void : runChecker
   }
-  const checkInterrupt: Effect.Effect<void, ExecutionInterrupted> = Effect.suspend(checkInterruptUnsafe)
+  const checkInterrupt: Effect.Effect<void, ExecutionInterrupted> = yieldingOutcome(
+    Effect.suspend(checkInterruptUnsafe),
+    checkInterruptUnsafe
+  )
 
   // --- timeout ---------------------------------------------------------------
 
@@ -755,12 +772,18 @@ export const make = Effect.fnUntraced(function*(
  * @category accessors
  * @since 0.1.0
  */
-export const checkInterrupt: Effect.Effect<void, ExecutionInterrupted, ExecutionState> = Effect.withFiber((fiber) => {
-  // A direct map lookup keeps the hot path at one step; Context.get only to report a missing service.
-  const state = fiber.context.mapUnsafe.get(ExecutionState.key) as ExecutionState["Service"] | undefined
-  return (state ?? Context.get(fiber.context as Context.Context<ExecutionState>, ExecutionState))
-    .checkInterruptUnsafe()
-})
+export const checkInterrupt: Effect.Effect<void, ExecutionInterrupted, ExecutionState> = yieldingOutcome(
+  Effect.withFiber((fiber) => {
+    // A direct map lookup keeps the hot path at one step; Context.get only to report a missing service.
+    const state = fiber.context.mapUnsafe.get(ExecutionState.key) as ExecutionState["Service"] | undefined
+    return (state ?? Context.get(fiber.context as Context.Context<ExecutionState>, ExecutionState))
+      .checkInterruptUnsafe()
+  }),
+  () => {
+    const state = Fiber.getCurrent()?.context.mapUnsafe.get(ExecutionState.key) as ExecutionState["Service"] | undefined
+    return state?.checkInterruptUnsafe()
+  }
+)
 
 /**
  * Interrupts the current execution (first request wins); `true` when this request won.

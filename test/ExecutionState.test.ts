@@ -165,7 +165,7 @@ describe("ExecutionState", () => {
         // held once, yielded again and again: each yield* checks anew
         const member = state.checkInterrupt
         let calls = 0
-        const loop = (check: Effect.Effect<void, unknown>) =>
+        const loop = (check: Effect.Effect<void, unknown, ExecutionState>) =>
           Effect.gen(function*() {
             for (let i = 0; i < 3; i++) {
               yield* check

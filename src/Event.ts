@@ -491,9 +491,9 @@ const makeEvent = (
 }
 
 // How long the stop took, and what an interrupted stream had produced.
-const addStopFields = (run: Run<any, any, any, any>, event: MutableEvent): void => {
+const addStopFields = (run: Run<any, any, any, any>, event: MutableEvent, monotonic = monotonicMillis(run)): void => {
   const interrupt = run.state.currentInterrupt()
-  if (interrupt !== undefined) event.stopLatency = Math.max(0, monotonicMillis(run) - interrupt.monotonicAt)
+  if (interrupt !== undefined) event.stopLatency = Math.max(0, monotonic - interrupt.monotonicAt)
   const partialOutput = joinPartial(run.partial)
   if (partialOutput !== undefined) event.partialOutput = partialOutput
 }
@@ -588,7 +588,7 @@ const interrupted = <E>(
 ): Effect.Effect<never, Failure<E>> => {
   const event = makeEvent(run, "interrupted")
   event.detail = detail
-  event.message = signal.message ?? `Execution interrupted: ${signal.reason}`
+  event.message = textsOf(signal).message
   addStopFields(run, event)
   // the execution's prebuilt error; a new one only for an error thrown while not interrupted
   return finish(run, event, () => {
@@ -803,7 +803,7 @@ const failed = <I, A, E, R>(run: Run<I, A, E, R>, cause: Cause.Cause<Failure<E>>
   if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
   // An interrupt ends the event one way, whatever the handler failed with meanwhile.
   const interrupt = run.state.currentInterrupt()
-  if (interrupt !== undefined) return interrupted(run, interrupt.signal, `Interrupted: ${interrupt.signal.reason}`)
+  if (interrupt !== undefined) return interrupted(run, interrupt.signal, textsOf(interrupt.signal).detail)
   const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure) && failure.value instanceof ExecutionInterrupted) {
     return interrupted(run, failure.value.signal, `Interrupted: ${failure.value.reason}`)
@@ -859,20 +859,40 @@ const retryOrFail = <I, A, E, R>(
 // The final event of an event stopped from outside (a cancelled group, an interrupted parent):
 // `interrupted`, reported as the interrupt when the interrupt stopped it through its group (as a
 // handler fiber of its own would be), else `Cancelled`.
-const stoppedEvent = (run: Run<any, any, any, any>): MutableEvent => {
+const stoppedEvent = (
+  run: Run<any, any, any, any>,
+  now = run.clock.currentTimeMillisUnsafe(),
+  monotonic = monotonicMillis(run)
+): MutableEvent => {
   const interrupt = run.state.currentInterrupt()
   run.controller?.abort(interrupt?.signal ?? "stopped")
-  const event = makeEvent(run, "interrupted")
+  const event = makeEvent(run, "interrupted", now)
   const stoppedBy = run.inline ? run.branch!.group.signal : undefined
   if (stoppedBy !== undefined) {
-    event.detail = `Interrupted: ${stoppedBy.reason}`
-    event.message = stoppedBy.message ?? `Execution interrupted: ${stoppedBy.reason}`
+    const texts = textsOf(stoppedBy)
+    event.detail = texts.detail
+    event.message = texts.message
   } else {
-    event.detail = interrupt !== undefined ? `Interrupted: ${interrupt.signal.reason}` : "Cancelled"
+    event.detail = interrupt !== undefined ? textsOf(interrupt.signal).detail : "Cancelled"
     if (interrupt?.signal.message !== undefined) event.message = interrupt.signal.message
   }
-  addStopFields(run, event)
+  addStopFields(run, event, monotonic)
   return event
+}
+
+// The detail and message of the events a signal stops: the same for all of them, made once. A memo
+// of a pure function (a signal is immutable).
+const texts = new WeakMap<InterruptSignal, { readonly detail: string; readonly message: string }>()
+const textsOf = (signal: InterruptSignal): { readonly detail: string; readonly message: string } => {
+  let made = texts.get(signal)
+  if (made === undefined) {
+    made = {
+      detail: `Interrupted: ${signal.reason}`,
+      message: signal.message ?? `Execution interrupted: ${signal.reason}`
+    }
+    texts.set(signal, made)
+  }
+  return made
 }
 
 // Stopped from outside: still exactly one final event. Runs as the event's exit finalizer
@@ -897,10 +917,14 @@ export const settleMembers = (group: GroupStop): Effect.Effect<void> => {
   group.members.clear()
   const events: Array<ExecutionEvent> = []
   const later: Array<Effect.Effect<void>> = []
+  // settled together, at one moment: their time and stop latency are read once
+  const first = stopped[0]!
+  const now = first.clock.currentTimeMillisUnsafe()
+  const monotonic = monotonicMillis(first)
   for (const run of stopped) {
     if (run.settled || !run.begun) continue
     run.settled = true
-    const event = stoppedEvent(run)
+    const event = stoppedEvent(run, now, monotonic)
     if (waitsForStore(run, event)) {
       // its partial output is journaled (and stored) before its event is published
       later.push(publishFinal(run, event) ?? Effect.void)
@@ -909,7 +933,7 @@ export const settleMembers = (group: GroupStop): Effect.Effect<void> => {
       events.push(event)
     }
   }
-  const warning = events.length === 0 ? undefined : stopped[0]!.bus.publishAllUnsafe(events)
+  const warning = events.length === 0 ? undefined : first.bus.publishAllUnsafe(events)
   if (warning === undefined && later.length === 0) return Effect.void
   return Effect.uninterruptible(Effect.andThen(warning ?? Effect.void, Effect.all(later, { discard: true })))
 }

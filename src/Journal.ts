@@ -14,8 +14,8 @@
  * @since 0.2.0
  */
 import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
-import { SchemaJITCompiler } from "effect/schema"
 import { ActorKind, EventBus } from "./EventBus.ts"
+import { compiled } from "./internal/compiled.ts"
 import { Json as JsonValue } from "./internal/json.ts"
 import { errorMessage } from "./internal/text.ts"
 import { isoOf } from "./internal/time.ts"
@@ -312,10 +312,8 @@ export type JournalRecord = typeof JournalRecord.Type
 export const JournalRecordJson = Schema.fromJsonString(JournalRecord)
 
 // A resume decodes every line of a journal, and a compacted one holds every step in one line: the
-// records' decoders are compiled to plain JavaScript (Effect's Schema JIT compiler), which halves
-// what decoding costs. Same checks, same errors; where code cannot be generated (`new Function`
-// blocked), Schema interprets as before. Compiled before the decoder below is first built.
-SchemaJITCompiler.enable(JournalRecord.ast)
+// records' decoders are compiled (see `internal/compiled.ts`), which halves what decoding costs.
+compiled(JournalRecord)
 
 const decodeRecord = Schema.decodeUnknownExit(JournalRecord)
 

@@ -880,19 +880,20 @@ const stoppedEvent = (
   return event
 }
 
-// The detail and message of the events a signal stops: the same for all of them, made once. A memo
-// of a pure function (a signal is immutable).
-const texts = new WeakMap<InterruptSignal, { readonly detail: string; readonly message: string }>()
+// The detail and message of the events a signal stops: the same for all of them (a group's members
+// stopped together), made once. A memo of a pure function: the last signal's texts (a WeakMap entry
+// costs more to make than the texts, for the one event of a single stop).
+let lastSignal: InterruptSignal | undefined
+let lastTexts: { readonly detail: string; readonly message: string } = { detail: "", message: "" }
 const textsOf = (signal: InterruptSignal): { readonly detail: string; readonly message: string } => {
-  let made = texts.get(signal)
-  if (made === undefined) {
-    made = {
+  if (signal !== lastSignal) {
+    lastTexts = {
       detail: `Interrupted: ${signal.reason}`,
       message: signal.message ?? `Execution interrupted: ${signal.reason}`
     }
-    texts.set(signal, made)
+    lastSignal = signal
   }
-  return made
+  return lastTexts
 }
 
 // Stopped from outside: still exactly one final event. Runs as the event's exit finalizer

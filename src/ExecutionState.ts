@@ -503,6 +503,10 @@ export const make = Effect.fnUntraced(function*(
           saveCheckpoint: request.saveCheckpoint ?? true,
           ...(request.message === undefined ? {} : { message: request.message }),
           ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
+        }, {
+          // the types of the caller's fields are still checked; what is skipped is the pattern of
+          // `triggeredAt`, made here (a stop's latency counts every step of this request)
+          disableChecks: true
         }),
         delivery?.via
       )

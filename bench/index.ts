@@ -24,6 +24,8 @@ const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100)
 const loadStart = load()
 const started = Date.now()
 const rows: Array<Row> = []
+// A suite that cannot run (a module missing while it is rewritten) is reported, not fatal.
+const failed: Array<{ readonly suite: string; readonly error: string }> = []
 for (const name of only) {
   const suite = suites[name]
   if (suite === undefined) {
@@ -31,7 +33,14 @@ for (const name of only) {
     process.exit(2)
   }
   process.stderr.write(`running ${name}...\n`)
-  rows.push(...await suite())
+  try {
+    rows.push(...await suite())
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    process.stderr.write(`suite ${name} could not run: ${message}\n`)
+    failed.push({ suite: name, error: message })
+    process.exitCode = 1
+  }
 }
 
 const loadEnd = load()
@@ -40,7 +49,8 @@ console.log(printTable(rows))
 console.log(
   `\nnode ${process.version}; ${os.cpus().length} cores; load average (1, 5, 15 min) at start ${loadStart.join(" ")}, ` +
     `at end ${loadEnd.join(" ")}; ${Math.round((Date.now() - started) / 1000)} s. ` +
-    `${targets.filter((r) => r.ok).length} of ${targets.length} targets MET.`
+    `${targets.filter((r) => r.ok).length} of ${targets.length} targets MET.` +
+    failed.map((f) => `\nsuite ${f.suite} could not run: ${f.error}`).join("")
 )
 if (json) {
   console.log(JSON.stringify({
@@ -49,6 +59,7 @@ if (json) {
     cpus: os.cpus().length,
     loadavg: { start: loadStart, end: loadEnd },
     seconds: Math.round((Date.now() - started) / 1000),
+    failed,
     results: rows.map((r) => ({ ...r, ...(r.ok === undefined ? {} : { status: statusOf(r) }) }))
   }))
 }

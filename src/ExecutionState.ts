@@ -469,7 +469,7 @@ export const make = Effect.fnUntraced(function*(
       }
       const announce = (): Effect.Effect<boolean> => {
         const event = new InterruptEvent(
-          { signal, stateId, at: isoOf(at), ...(via === undefined ? {} : { via }) },
+          via === undefined ? { signal, stateId, at: isoOf(at) } : { signal, stateId, at: isoOf(at), via },
           { disableChecks: true }
         )
         const warning = bus.publishUnsafe(event)

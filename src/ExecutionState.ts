@@ -457,35 +457,43 @@ export const make = Effect.fnUntraced(function*(
   // waiters of `awaitInterrupt`, the running work due now, then the abort. What is left (timers,
   // generators to await) runs uninterruptibly after it.
   const interruptWith = (signal: InterruptSignal, via?: string | undefined): Effect.Effect<boolean> =>
-    Effect.uninterruptible(Effect.withFiber((fiber) => {
-      if (Ref.getUnsafe(current) !== undefined) return succeedFalse
-      const clock = fiber.getRef(Clock.Clock)
-      const at = Number(clock.currentTimeNanosUnsafe()) / 1e6
-      current.ref.current = {
-        signal,
-        failure: Effect.fail(ExecutionInterrupted.fromSignal(signal)),
-        at,
-        monotonicAt: Number(clock.monotonicTimeNanosUnsafe()) / 1e6
-      }
-      const announce = (): Effect.Effect<boolean> => {
-        const event = new InterruptEvent(
-          via === undefined ? { signal, stateId, at: isoOf(at) } : { signal, stateId, at: isoOf(at), via },
-          { disableChecks: true }
-        )
-        const warning = bus.publishUnsafe(event)
-        Deferred.doneUnsafe(interruptedDeferred, Exit.succeed(signal))
-        const timers = stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
-        const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
-        const rest = Duration.isZero(allowance)
-          ? abortUnsafe(signal)
-          : Effect.asVoid(Effect.forkIn(Effect.andThen(Effect.sleep(allowance), abort(signal)), scope, startNow))
-        if (warning === undefined && timers === undefined && rest === undefined) return succeedTrue
-        return Effect.as(Effect.all([warning ?? Effect.void, timers ?? Effect.void, rest ?? Effect.void]), true)
-      }
-      return options.onInterrupt === undefined
-        ? announce()
-        : Effect.andThen(options.onInterrupt(signal), Effect.suspend(announce))
-    }))
+    Effect.uninterruptible(Effect.withFiber((fiber) => claim(fiber, signal, via)))
+
+  // The claim itself, on the requesting fiber, made uninterruptible by the caller: a stop that
+  // reaches that very fiber (a handler stopping its own execution) waits until what is left is done.
+  const claim = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    signal: InterruptSignal,
+    via: string | undefined
+  ): Effect.Effect<boolean> => {
+    if (Ref.getUnsafe(current) !== undefined) return succeedFalse
+    const clock = fiber.getRef(Clock.Clock)
+    const at = Number(clock.currentTimeNanosUnsafe()) / 1e6
+    current.ref.current = {
+      signal,
+      failure: Effect.fail(ExecutionInterrupted.fromSignal(signal)),
+      at,
+      monotonicAt: Number(clock.monotonicTimeNanosUnsafe()) / 1e6
+    }
+    const announce = (): Effect.Effect<boolean> => {
+      const event = new InterruptEvent(
+        via === undefined ? { signal, stateId, at: isoOf(at) } : { signal, stateId, at: isoOf(at), via },
+        { disableChecks: true }
+      )
+      const warning = bus.publishUnsafe(event)
+      Deferred.doneUnsafe(interruptedDeferred, Exit.succeed(signal))
+      const timers = stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
+      const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
+      const rest = Duration.isZero(allowance)
+        ? abortUnsafe(signal)
+        : Effect.asVoid(Effect.forkIn(Effect.andThen(Effect.sleep(allowance), abort(signal)), scope, startNow))
+      if (warning === undefined && timers === undefined && rest === undefined) return succeedTrue
+      return Effect.as(Effect.all([warning ?? Effect.void, timers ?? Effect.void, rest ?? Effect.void]), true)
+    }
+    return options.onInterrupt === undefined
+      ? announce()
+      : Effect.andThen(options.onInterrupt(signal), Effect.suspend(announce))
+  }
 
   const abort = (signal: InterruptSignal): Effect.Effect<void> => Effect.suspend(() => abortUnsafe(signal) ?? Effect.void)
 
@@ -493,10 +501,11 @@ export const make = Effect.fnUntraced(function*(
     request: RequestInterruptOptions | InterruptSignal = {},
     delivery?: { readonly via?: string | undefined }
   ): Effect.Effect<boolean> =>
-    Effect.withFiber((fiber) => {
+    Effect.uninterruptible(Effect.withFiber((fiber) => {
       if (Ref.getUnsafe(current) !== undefined) return succeedFalse
-      if (request instanceof InterruptSignal) return interruptWith(request, delivery?.via)
-      return interruptWith(
+      if (request instanceof InterruptSignal) return claim(fiber, request, delivery?.via)
+      return claim(
+        fiber,
         new InterruptSignal({
           reason: request.reason ?? "user_cancelled",
           triggeredAt: isoOf(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()),
@@ -510,7 +519,7 @@ export const make = Effect.fnUntraced(function*(
         }),
         delivery?.via
       )
-    })
+    }))
 
   // --- the checker -----------------------------------------------------------
 

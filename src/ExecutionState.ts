@@ -353,8 +353,10 @@ export const make = Effect.fnUntraced(function*(
   const abortDeferred = yield* Deferred.make<InterruptSignal>()
   const timeoutHandle = yield* FiberHandle.make<void, never>()
 
+  // `StopPolicy.resolve(reason, overrides, layerPolicies)`, without its list of layers (it runs for
+  // every piece of running work a stop reaches)
   const stopPolicy = (reason: InterruptReason, overrides?: StopPolicies): StopPolicy =>
-    StopPolicy.resolve(reason, overrides, layerPolicies)
+    overrides?.[reason] ?? layerPolicies?.[reason] ?? StopPolicy.defaultFor(reason)
 
   const killGenerators: Effect.Effect<void> = Effect.suspend(() => {
     const fibers = Ref.getUnsafe(generators)

@@ -52,6 +52,24 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     samples: ROUNDS
   })
 
+  // --- without yield* ------------------------------------------------------------
+  // `yield*` takes a checkpoint by its outcome; composed with `Effect.andThen` it runs as an effect
+  // (two steps), beside `Ref.get` composed the same way.
+  const [refGetPiped, accessorPiped] = (await interleaved(N, [
+    loopOf(N, () => Effect.andThen(Ref.get(ref), Effect.void)),
+    loopOf(N, Effect.andThen(checkInterrupt, Effect.void), context)
+  ], ROUNDS)) as [number, number]
+  rows.push({ suite, name: "Effect.andThen(Ref.get, void) (baseline)", value: refGetPiped, unit: "ns", samples: ROUNDS })
+  rows.push({
+    suite,
+    name: "Effect.andThen(checkInterrupt, void): the accessor composed, not yielded",
+    value: accessorPiped,
+    unit: "ns",
+    baseline: "andThen(Ref.get)",
+    ratio: accessorPiped / refGetPiped,
+    samples: ROUNDS
+  })
+
   // --- with a synchronous checker -----------------------------------------------
   const withChecker = await Effect.runPromise(Effect.gen(function*() {
     const built = yield* buildState

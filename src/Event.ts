@@ -559,7 +559,7 @@ const waitsForStore = (run: Run<any, any, any, any>, event: MutableEvent): boole
 // The final status of the event, published exactly once, then `next`. When nothing waits for the
 // store, settling and publishing are one synchronous step, which no interrupt can split; otherwise
 // they run uninterruptibly, and an interrupt landing before that leaves the event unsettled, for
-// `onExit` to settle.
+// `onExit` (or a swept member's group) to settle.
 const finish = <X, EX, RX>(
   run: Run<any, any, any, any>,
   event: MutableEvent,

@@ -283,8 +283,6 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   )
 }
 
-
-
 // A checkpoint's effect that `yield*` (in `Effect.gen`) takes by its outcome right now. `yield*`
 // runs what the effect's `Symbol.iterator` gives it, and the generator consumes an `Exit` in place:
 // on the fast path `outcome` is one (`Effect.void`, or the execution's prebuilt failure), so a
@@ -358,12 +356,14 @@ export const make = Effect.fnUntraced(function*(
   const stopPolicy = (reason: InterruptReason, overrides?: StopPolicies): StopPolicy =>
     overrides?.[reason] ?? layerPolicies?.[reason] ?? StopPolicy.defaultFor(reason)
 
-  const killGenerators: Effect.Effect<void> = Effect.suspend(() => {
+  // Takes the registered generators and interrupts them; what is left is awaiting them, if any.
+  const killGeneratorsUnsafe = (): Effect.Effect<void> | undefined => {
     const fibers = Ref.getUnsafe(generators)
-    if (fibers.size === 0) return Effect.void
+    if (fibers.size === 0) return undefined
     generators.ref.current = new Set()
     return Fiber.interruptAll(fibers)
-  })
+  }
+  const killGenerators: Effect.Effect<void> = Effect.suspend(() => killGeneratorsUnsafe() ?? Effect.void)
 
   // --- running work ----------------------------------------------------------
 
@@ -447,10 +447,7 @@ export const make = Effect.fnUntraced(function*(
   // The abort: `awaitAbort` wakes, generators die (what is left to run, if any).
   const abortUnsafe = (signal: InterruptSignal): Effect.Effect<void> | undefined => {
     Deferred.doneUnsafe(abortDeferred, Exit.succeed(signal))
-    const fibers = Ref.getUnsafe(generators)
-    if (fibers.size === 0) return undefined
-    generators.ref.current = new Set()
-    return Fiber.interruptAll(fibers)
+    return killGeneratorsUnsafe()
   }
 
   // The first interrupt wins. Claiming it, announcing it and stopping what runs happen in one

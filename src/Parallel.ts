@@ -128,11 +128,11 @@ export const parallel = <A, E, R>(
     const branchContext = Context.add(fiber.context, CurrentGroup, groupId) as Context.Context<R>
     // The group's direct member events run their handlers in the branch fibers: when the interrupt
     // aborts the group, their handlers' abort signals go first and the events report the interrupt.
-    const members: GroupStop = { signal: undefined, controllers: new Set(), members: new Set() }
+    const group: GroupStop = { signal: undefined, controllers: new Set(), members: new Set() }
     const abortMembers = (signal: InterruptSignal) => {
-      members.signal = signal
-      for (const controller of members.controllers) controller.abort(signal)
-      members.controllers.clear()
+      group.signal = signal
+      for (const controller of group.controllers) controller.abort(signal)
+      group.controllers.clear()
     }
 
     const runBranch = (effect: Effect.Effect<A, E, R>, index: number): Effect.Effect<void> =>
@@ -141,7 +141,7 @@ export const parallel = <A, E, R>(
         if (state.currentInterrupt() !== undefined) return Effect.void
         const start = nowMillis()
         startedAt[index] = start
-        const tally: Branch = { completed: false, group: members, fiber: branchFiber }
+        const tally: Branch = { completed: false, group, fiber: branchFiber }
         // The branch runs with the group's context plus its tally, set on its fiber and put back
         // below, rather than provided: a provided context is put back by a finalizer, one more frame
         // for every branch a stop unwinds. A branch stopped here ends its fiber.
@@ -185,7 +185,7 @@ export const parallel = <A, E, R>(
     }).pipe(
       Effect.onInterrupt(() =>
         Effect.andThen(
-          settleMembers(members),
+          settleMembers(group),
           settled
             ? Effect.void
             : Effect.flatMap(state.interruptSignal, (signal) =>
@@ -197,7 +197,7 @@ export const parallel = <A, E, R>(
       )
     )
     // the member events of branches that were stopped end first, before the group
-    yield* settleMembers(members)
+    yield* settleMembers(group)
 
     const interruptedSignal = yield* state.interruptSignal
     const stop: Stop = Exit.isSuccess(exit) ? exit.value : { _tag: "interrupted" }

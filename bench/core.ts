@@ -2,13 +2,13 @@
  * Foundation benchmarks: the cost of a checkpoint, of an interrupt, and of an execution in memory.
  */
 import { Context, Effect, Exit, Layer, Ref, Scope } from "effect"
-import { checkInterrupt, EventBus, ExecutionState } from "../src/index.ts"
+import { Actor, checkInterrupt, EventBus, ExecutionState, runEvent } from "../src/index.ts"
 import { heapUsed, interleaved, loopOf, median, nsPerOp, type Row } from "./harness.ts"
 
 const N = 1_000_000
 
 const buildState = Effect.gen(function*() {
-  const scope = yield* Scope.make()
+  const scope: Scope.Closeable = yield* Scope.make()
   const context = yield* Layer.buildWithScope(ExecutionState.layerWithBus({ stateId: "bench" }), scope)
   return { context, scope, state: Context.get(context, ExecutionState) }
 })
@@ -22,12 +22,13 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const { context, state } = await Effect.runPromise(buildState)
   // The baseline as PERF.md measures it: `yield* Ref.get(ref)`, which builds its effect per call.
   // All three loops run in alternation so that GC and JIT phases hit them alike.
+  const ROUNDS = 15
   const [refGet, member, accessorInProgram] = (await interleaved(N, [
     loopOf(N, () => Ref.get(ref)),
     loopOf(N, state.checkInterrupt),
     loopOf(N, checkInterrupt, context)
-  ])) as [number, number, number]
-  rows.push({ suite, name: "yield* Ref.get (baseline)", value: refGet, unit: "ns" })
+  ], ROUNDS)) as [number, number, number]
+  rows.push({ suite, name: "yield* Ref.get (baseline)", value: refGet, unit: "ns", samples: ROUNDS })
   rows.push({
     suite,
     name: "checkInterrupt fast path (service member)",
@@ -36,7 +37,8 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     baseline: "Ref.get",
     ratio: member / refGet,
     target: "≤ 1.25×",
-    ok: member / refGet <= 1.25
+    ok: member / refGet <= 1.25,
+    samples: ROUNDS
   })
   rows.push({
     suite,
@@ -46,7 +48,26 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     baseline: "Ref.get",
     ratio: accessorInProgram / refGet,
     target: "≤ 1.25×",
-    ok: accessorInProgram / refGet <= 1.25
+    ok: accessorInProgram / refGet <= 1.25,
+    samples: ROUNDS
+  })
+
+  // --- without yield* ------------------------------------------------------------
+  // `yield*` takes a checkpoint by its outcome; composed with `Effect.andThen` it runs as an effect
+  // (two steps), beside `Ref.get` composed the same way.
+  const [refGetPiped, accessorPiped] = (await interleaved(N, [
+    loopOf(N, () => Effect.andThen(Ref.get(ref), Effect.void)),
+    loopOf(N, Effect.andThen(checkInterrupt, Effect.void), context)
+  ], ROUNDS)) as [number, number]
+  rows.push({ suite, name: "Effect.andThen(Ref.get, void) (baseline)", value: refGetPiped, unit: "ns", samples: ROUNDS })
+  rows.push({
+    suite,
+    name: "Effect.andThen(checkInterrupt, void): the accessor composed, not yielded",
+    value: accessorPiped,
+    unit: "ns",
+    baseline: "andThen(Ref.get)",
+    ratio: accessorPiped / refGetPiped,
+    samples: ROUNDS
   })
 
   // --- with a synchronous checker -----------------------------------------------
@@ -103,31 +124,46 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   })
 
   // --- memory ------------------------------------------------------------------
+  // An execution as a program gets it (ExecutionState, its bus and journal), idle and running: with
+  // one runEvent in flight, its handler blocked in a sleep.
   const K = 10_000
+  const thinking = Actor.llm("think", (_: number) => Effect.sleep("1 hour"))
+  const running = Effect.gen(function*() {
+    const built = yield* buildState
+    yield* Effect.forkIn(Effect.provideContext(runEvent(thinking, 1), built.context), built.scope, {
+      startImmediately: true
+    })
+    return built
+  })
+  const stopAndClose = ({ scope, state: s }: { readonly scope: Scope.Closeable; readonly state: ExecutionState["Service"] }) =>
+    Effect.andThen(s.requestInterrupt({ reason: "user_cancelled" }), Scope.close(scope, Exit.void))
   const cycle = () =>
     Effect.runPromise(Effect.gen(function*() {
-      const live = yield* Effect.forEach(Array.from({ length: K }), () => buildState)
-      yield* Effect.forEach(live, ({ scope, state: s }) =>
-        Effect.andThen(s.requestInterrupt({ reason: "user_cancelled" }), Scope.close(scope, Exit.void)), {
-        discard: true
-      })
+      const live = yield* Effect.forEach(Array.from({ length: K }), () => running)
+      yield* Effect.forEach(live, stopAndClose, { discard: true })
     }))
   await cycle() // warm-up: JIT code and caches are not executions
+  const perExecution = async (make: Effect.Effect<{ readonly scope: Scope.Closeable; readonly state: ExecutionState["Service"] }>) => {
+    const before = await heapUsed()
+    const live = await Effect.runPromise(Effect.forEach(Array.from({ length: K }), () => make))
+    const during = await heapUsed()
+    await Effect.runPromise(Effect.forEach(live, stopAndClose, { discard: true }))
+    live.length = 0
+    return (during - before) / K
+  }
+  const idle = await perExecution(buildState)
+  const busy = await perExecution(running)
+  rows.push({ suite, name: "heap per execution, idle (ExecutionState + bus + journal)", value: idle, unit: "B" })
+  rows.push({ suite, name: "heap per execution, running (one runEvent in flight)", value: busy, unit: "B" })
   const before = await heapUsed()
-  const live = await Effect.runPromise(Effect.forEach(Array.from({ length: K }), () => buildState))
-  const during = await heapUsed()
-  rows.push({ suite, name: "heap per execution (ExecutionState + bus)", value: (during - before) / K, unit: "B" })
-  await Effect.runPromise(
-    Effect.forEach(live, ({ state: s, scope }) =>
-      Effect.andThen(s.requestInterrupt({ reason: "user_cancelled" }), Scope.close(scope, Exit.void)), { discard: true })
-  )
-  live.length = 0
+  await cycle()
   await cycle()
   const after = await heapUsed()
-  const retained = Math.max(0, after - before) / (2 * K)
+  // signed: a negative figure is the heap shrinking (what earlier runs left was collected)
+  const retained = (after - before) / (2 * K)
   rows.push({
     suite,
-    name: "heap retained after 2 × 10,000 create+interrupt+close",
+    name: "heap retained after 2 × 10,000 running executions interrupted and closed",
     value: retained,
     unit: "B/execution",
     target: "≈ 0 (< 64 B)",

@@ -15,7 +15,13 @@ export interface Row {
   readonly ratio?: number | undefined
   readonly target?: string | undefined
   readonly ok?: boolean | undefined
+  /** How many samples (or runs) stand behind the figure, when it is a median or a percentile. */
+  readonly samples?: number | undefined
 }
+
+/** `MET` / `MISSED` for a row with a target. */
+export const statusOf = (row: Row): "MET" | "MISSED" | undefined =>
+  row.ok === undefined ? undefined : row.ok ? "MET" : "MISSED"
 
 export const now = (): number => performance.now()
 
@@ -99,7 +105,7 @@ export const printTable = (rows: ReadonlyArray<Row>): string => {
     r.baseline ?? "",
     r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}×`,
     r.target ?? "",
-    r.ok === undefined ? "" : r.ok ? "ok" : "MISSED"
+    statusOf(r) ?? ""
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
   const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`

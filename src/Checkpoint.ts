@@ -324,19 +324,31 @@ export interface Backend {
 
 const MAX_DEPTH = 256
 
-// How deeply a JSON value nests (arrays and objects), stopping past `limit`.
-const depthExceeds = (value: unknown, limit: number): boolean => {
-  const stack: Array<[unknown, number]> = [[value, 0]]
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!
-    if (typeof v !== "object" || v === null) continue
-    if (d >= limit) return true
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === "object" && child !== null) stack.push([child, d + 1])
+// Whether a JSON container nests deeper than `limit` levels (the container itself is level 0). A
+// walk of the parsed value that descends only into containers, recursive (at most `limit` frames)
+// and allocating nothing.
+const depthExceeds = (container: object, limit: number): boolean => {
+  if (limit <= 0) return true
+  if (Array.isArray(container)) {
+    for (let i = 0; i < container.length; i++) {
+      const child: unknown = container[i]
+      if (typeof child === "object" && child !== null && depthExceeds(child, limit - 1)) return true
+    }
+    return false
+  }
+  for (const key in container) {
+    const child: unknown = (container as Record<string, unknown>)[key]
+    if (typeof child === "object" && child !== null && Object.hasOwn(container, key) && depthExceeds(child, limit - 1)) {
+      return true
     }
   }
   return false
 }
+
+// Nesting deeper than `limit` levels takes `limit + 1` opening and as many closing brackets: the
+// value of a shorter text is not walked.
+const nestsTooDeep = (text: string, value: unknown, limit: number): boolean =>
+  text.length >= 2 * (limit + 1) && typeof value === "object" && value !== null && depthExceeds(value, limit)
 
 /** A Schema message on one line (`Missing key at ["version"]`). */
 
@@ -399,7 +411,7 @@ export const decodeLegacyDocument = (
     if (!isVersioned(value)) return Effect.fail(corrupt(stateId, location, "it has no version"))
     const bad = checkVersion(stateId, location, value.version)
     if (bad !== undefined) return Effect.fail(bad)
-    if (depthExceeds(value, MAX_DEPTH)) {
+    if (nestsTooDeep(text, value, MAX_DEPTH)) {
       return Effect.fail(corrupt(stateId, location, `it nests deeper than ${MAX_DEPTH} levels`))
     }
     const exit = decodeLegacy(value)
@@ -453,17 +465,27 @@ export const decodeJournal = (
   stateId: string,
   location: string,
   texts: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<JournalRecord>, CheckpointError> => decodeLines(stateId, location, texts, 0, [])
+
+const lineAt = (index: number) => `line ${index + 1}`
+
+// Decodes the lines from `from` on, after the records of the lines before it (`known`).
+const decodeLines = (
+  stateId: string,
+  location: string,
+  texts: ReadonlyArray<string>,
+  from: number,
+  known: ReadonlyArray<JournalRecord>
 ): Effect.Effect<ReadonlyArray<JournalRecord>, CheckpointError> =>
   Effect.suspend(() => {
-    const out: Array<JournalRecord> = []
-    for (let i = 0; i < texts.length; i++) {
+    const out: Array<JournalRecord> = known.slice()
+    for (let i = from; i < texts.length; i++) {
       const text = texts[i]!
       if (text.trim() === "") continue
-      const at = `line ${i + 1}`
       const parsed = parse(text)
-      if ("error" in parsed) return Effect.fail(corrupt(stateId, location, `${at}: ${parsed.error}`))
-      if (depthExceeds(parsed.value, MAX_DEPTH)) {
-        return Effect.fail(corrupt(stateId, location, `${at}: it nests deeper than ${MAX_DEPTH} levels`))
+      if ("error" in parsed) return Effect.fail(corrupt(stateId, location, `${lineAt(i)}: ${parsed.error}`))
+      if (nestsTooDeep(text, parsed.value, MAX_DEPTH)) {
+        return Effect.fail(corrupt(stateId, location, `${lineAt(i)}: it nests deeper than ${MAX_DEPTH} levels`))
       }
       const snapshotVersion = (parsed.value as { readonly snapshot?: { readonly version?: unknown } } | null)?.snapshot
         ?.version
@@ -472,7 +494,7 @@ export const decodeJournal = (
         if (bad !== undefined) return Effect.fail(bad)
       }
       const decoded = decodeRecordValue(parsed.value)
-      if ("error" in decoded) return Effect.fail(corrupt(stateId, location, `${at}: ${oneLine(decoded.error)}`))
+      if ("error" in decoded) return Effect.fail(corrupt(stateId, location, `${lineAt(i)}: ${oneLine(decoded.error)}`))
       const record = decoded.record
       const owner = record._tag === "RunStarted"
         ? record.stateId
@@ -492,6 +514,15 @@ const decodeStored = (stateId: string, location: string, stored: Stored) =>
       (snapshot): ReadonlyArray<JournalRecord> => [snapshot]
     )
     : decodeJournal(stateId, location, stored.texts)
+
+// Whether `texts` starts with the lines of `head`.
+const startsWith = (texts: ReadonlyArray<string>, head: ReadonlyArray<string>): boolean => {
+  if (texts.length < head.length) return false
+  for (let i = 0; i < head.length; i++) {
+    if (texts[i] !== head[i]) return false
+  }
+  return true
+}
 
 // -----------------------------------------------------------------------------
 // The store over a backend
@@ -553,13 +584,32 @@ export const make = (backend: Backend): CheckpointStore["Service"] => {
       ...(failure.cause === undefined ? {} : { cause: failure.cause })
     })
 
+  // The lines of the journal this store decoded last, with their records. A resume reads a journal
+  // more than once (to check it, again under its lease, to compact it); a line is decoded once: what
+  // is read again is compared with what was read, and only new lines are decoded.
+  let lastRead:
+    | { readonly stateId: string; readonly texts: ReadonlyArray<string>; readonly records: ReadonlyArray<JournalRecord> }
+    | undefined
+
+  const decode = (stateId: string, stored: Stored): Effect.Effect<ReadonlyArray<JournalRecord>, CheckpointError> => {
+    const location = backend.where(stateId)
+    if (stored._tag === "Legacy") return decodeStored(stateId, location, stored)
+    const known = lastRead !== undefined && lastRead.stateId === stateId && startsWith(stored.texts, lastRead.texts)
+      ? lastRead
+      : undefined
+    return Effect.tap(
+      decodeLines(stateId, location, stored.texts, known?.texts.length ?? 0, known?.records ?? []),
+      (records) => Effect.sync(() => void (lastRead = { stateId, texts: stored.texts, records }))
+    )
+  }
+
   const read = (stateId: string): Effect.Effect<Option.Option<ReadonlyArray<JournalRecord>>, CheckpointError> =>
     Effect.andThen(
       checkId(stateId),
       Effect.flatMap(Effect.mapError(backend.read(stateId), io(stateId)), (stored) =>
         Option.isNone(stored)
           ? Effect.succeedNone
-          : Effect.map(decodeStored(stateId, backend.where(stateId), stored.value), Option.some))
+          : Effect.map(decode(stateId, stored.value), Option.some))
     )
 
   const lease = (stateId: string) => Effect.andThen(checkId(stateId), Effect.mapError(backend.lease(stateId), io(stateId)))
@@ -598,7 +648,7 @@ export const make = (backend: Backend): CheckpointStore["Service"] => {
     Effect.andThen(
       checkId(stateId),
       backend.compact(stateId, (stored) =>
-        Effect.map(decodeStored(stateId, backend.where(stateId), stored), (records) =>
+        Effect.map(decode(stateId, stored), (records) =>
           encodeRecord({ _tag: "Snapshot", snapshot: fold(stateId, records) }))).pipe(
         Effect.mapError((error) => error instanceof CheckpointError ? error : io(stateId)(error))
       )
@@ -616,7 +666,14 @@ export const make = (backend: Backend): CheckpointStore["Service"] => {
     read,
     load,
     list,
-    delete: (stateId) => Effect.andThen(checkId(stateId), Effect.mapError(backend.remove(stateId), io(stateId))),
+    delete: (stateId) =>
+      Effect.andThen(
+        checkId(stateId),
+        Effect.mapError(
+          Effect.andThen(Effect.sync(() => void (lastRead?.stateId === stateId && (lastRead = undefined))), backend.remove(stateId)),
+          io(stateId)
+        )
+      ),
     compact,
     acquire: (stateId, options) =>
       Effect.andThen(

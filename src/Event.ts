@@ -9,11 +9,12 @@
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, type Fiber, Option, Schema } from "effect"
 import { type Actor, ActorContractError, type Condition, type HandlerContext } from "./Actor.ts"
-import { type ActorKind, EventBus, ExecutionEvent, type TokenUsage } from "./EventBus.ts"
+import { type ActorKind, EventBus, type ExecutionEvent, type TokenUsage } from "./EventBus.ts"
 import { errorMessage as internalErrorMessage } from "./internal/text.ts"
+import { isoOf } from "./internal/time.ts"
 import { ExecutionState } from "./ExecutionState.ts"
 import { ExecutionInterrupted, type InterruptSignal, type StopPolicies } from "./Interrupt.ts"
-import { Journal, type StepCompleted } from "./Journal.ts"
+import { Journal, type JournalRecord, type StepCompleted, type StepInterrupted } from "./Journal.ts"
 import * as Retry from "./Retry.ts"
 
 // -----------------------------------------------------------------------------
@@ -42,12 +43,48 @@ export const CurrentGroup = Context.Reference<string | undefined>("agent-interru
 })
 
 /**
- * The branch of a parallel group the current fiber runs, if any: a direct member event that
- * completes marks it, so the group counts what was kept even when the branch then stops (a drain).
+ * A member event a group may settle.
  *
  * @internal
  */
-export const CurrentBranch = Context.Reference<{ completed: boolean } | undefined>("agent-interrupt/CurrentBranch", {
+export type Member = Run<any, any, any, any>
+
+/**
+ * What the branches of one parallel group share: set by the group when the execution's interrupt
+ * aborts it (the signal), and the abort controllers of its members' handlers, aborted with it.
+ *
+ * @internal
+ */
+export interface GroupStop {
+  signal: InterruptSignal | undefined
+  readonly controllers: Set<AbortController>
+  /**
+   * The member events running in their branch's own fiber: when a branch is stopped its fiber just
+   * ends, and the group settles these (see `settleMembers`), rather than each unwinding a finalizer.
+   */
+  readonly members: Set<Member>
+}
+
+/**
+ * A branch of a parallel group: a direct member event that completes marks it, so the group counts
+ * what was kept even when the branch then stops (a drain).
+ *
+ * @internal
+ */
+export interface Branch {
+  completed: boolean
+  readonly group: GroupStop
+  /** The fiber that runs the branch. */
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+}
+
+/**
+ * The branch of a parallel group the current fiber runs, if any. Its direct member events run their
+ * handler in the branch's own fiber, which the group stops (see `runEvent`).
+ *
+ * @internal
+ */
+export const CurrentBranch = Context.Reference<Branch | undefined>("agent-interrupt/CurrentBranch", {
   defaultValue: () => undefined
 })
 
@@ -199,7 +236,9 @@ export interface RunEventOptions {
   readonly stopPolicy?: StopPolicies | undefined
 }
 
-type EventFields = Partial<Omit<ExecutionEvent, "_tag" | "status">>
+// An event under construction: the final object goes on the bus as is (no copies, no spreads), its
+// keys in the order they were always published in.
+type MutableEvent = { -readonly [K in keyof ExecutionEvent]: ExecutionEvent[K] }
 
 const DETAIL_LIMIT = 200
 
@@ -208,6 +247,9 @@ const truncate = (text: string): string =>
 
 const show = (value: unknown): string => {
   if (typeof value === "string") return value
+  // what JSON.stringify gives them, without its set-up
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "null"
+  if (typeof value === "boolean") return value ? "true" : "false"
   try {
     return JSON.stringify(value) ?? String(value)
   } catch {
@@ -217,14 +259,26 @@ const show = (value: unknown): string => {
 
 const isJson = Schema.is(Schema.Json)
 
-// What the history records of a result: JSON, or nothing when the value is not JSON.
+// What the history records of a result: JSON, or nothing when the value is not JSON. Scalars answer
+// at once, as `Schema.Json` answers them (finite numbers only); objects and arrays are walked by it.
 const toJson = (value: unknown): Schema.Json | undefined => {
-  if (value === undefined) return null
-  return isJson(value) ? value : undefined
+  switch (typeof value) {
+    case "undefined":
+      return null
+    case "string":
+    case "boolean":
+      return value
+    case "number":
+      return Number.isFinite(value) ? value : undefined
+    case "object":
+      return value === null || isJson(value) ? value as Schema.Json : undefined
+    default:
+      return undefined
+  }
 }
 
-const joinPartial = (items: ReadonlyArray<unknown>): Schema.Json | undefined => {
-  if (items.length === 0) return undefined
+const joinPartial = (items: ReadonlyArray<unknown> | undefined): Schema.Json | undefined => {
+  if (items === undefined || items.length === 0) return undefined
   if (items.every((item) => typeof item === "string")) return items.join("")
   return items.filter(isJson) as Array<Schema.Json>
 }
@@ -282,334 +336,692 @@ const checkConditions = <A, E, R>(
 export const runEvent = <I, A, E, R>(
   actor: Actor<I, A, E, R>,
   input: I,
-  options: RunEventOptions = {}
+  options: RunEventOptions = noOptions
 ): Effect.Effect<A, E | ExecutionInterrupted | ActorContractError, R | ExecutionState | EventBus | Journal> =>
   Effect.withFiber((fiber) => {
-    const context = fiber.context as Context.Context<ExecutionState | EventBus | Journal>
-    const state = Context.get(context, ExecutionState)
+    const state = Context.get(fiber.context as Context.Context<ExecutionState>, ExecutionState)
     // checkpoint 1: before anything (an interrupted execution starts nothing, publishes nothing)
-    return Effect.andThen(state.checkInterrupt, Effect.suspend(() => makeRun(actor, input, options, fiber, state)))
+    const check = state.checkInterruptUnsafe()
+    return check === Effect.void
+      ? start(actor, input, options, fiber, state)
+      : Effect.andThen(check, Effect.suspend(() => start(actor, input, options, fiber, state)))
   })
+
+const noOptions: RunEventOptions = {}
 
 type Failure<E> = E | ExecutionInterrupted | ActorContractError
 
-// One event, from its first `started` to its final status. The success path is a chain of prebuilt
-// steps (it runs for every event); failures, retries and interrupts take the slower, plainer paths.
-const makeRun = <I, A, E, R>(
+// One event, from its first `started` to its final status: a plain record the steps below share, so
+// that an event costs one object and a few effects rather than a closure per step. The success path
+// runs synchronously from step to step; failures, retries and interrupts take the plainer paths.
+interface Run<I, A, E, R> {
+  readonly actor: Actor<I, A, E, R>
+  readonly input: I
+  readonly options: RunEventOptions
+  /** The caller's fiber and its context: the handler's is built on it. */
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+  readonly context: Context.Context<never>
+  readonly state: ExecutionState["Service"]
+  readonly bus: EventBus["Service"]
+  readonly journal: Journal["Service"]
+  readonly clock: Clock.Clock
+  readonly groupId: string | undefined
+  readonly branch: Branch | undefined
+  /**
+   * A direct member of a parallel group without a stop policy of its own runs its handler in the
+   * branch's fiber: the group, stopped by the interrupt, stops it (no fiber of its own to stop).
+   */
+  readonly inline: boolean
+  /**
+   * An inline member in the branch's own fiber (not in a fiber the branch forked): a stop of the
+   * branch ends that fiber, and its group settles the event (`settleMembers`).
+   */
+  readonly swept: boolean
+  readonly path: ReadonlyArray<string>
+  readonly address: string
+  /** When the first attempt started (Clock milliseconds). */
+  firstStart: number
+  readonly occurrence: number
+  /** `stateId::address#occurrence`: the handler's and the journal's. */
+  readonly idempotencyKey: string
+  attempt: number
+  /** Set once the event published its final status. */
+  settled: boolean
+  /** Set once the event published `started`. */
+  begun: boolean
+  /** What an interruptible stream in the handler produced (this attempt). */
+  partial: Array<unknown> | undefined
+  /** The tokens a language-model call used so far (this attempt). */
+  usage: TokenUsage | undefined
+  controller: AbortController | undefined
+  /** When this attempt started (the Clock's monotonic nanoseconds: durations only). */
+  attemptStart: bigint
+  /** The output as the output Schema encoded it. */
+  encoded: unknown
+  /** Resolved at the first failure: most events never need it. */
+  policy: Retry.RetryPolicy | undefined
+}
+
+// Where an actor's calls sit under a parent path: computed once per parent path and actor, both of
+// which the calls of one handler (or of the top of a run) share. A memo of a pure function.
+interface Place {
+  readonly path: ReadonlyArray<string>
+  readonly address: string
+}
+const places = new WeakMap<ReadonlyArray<string>, WeakMap<Actor<any, any, any, any>, Place>>()
+
+const makePlace = (parent: ReadonlyArray<string>, segment: string, kind: ActorKind): Place => ({
+  path: [...parent, segment],
+  address: `${parent.length === 0 ? segment : `${parent.join("::")}::${segment}`}::${kind}_call`
+})
+
+const placeOf = (parent: ReadonlyArray<string>, actor: Actor<any, any, any, any>, tag: string | undefined): Place => {
+  if (tag !== undefined) return makePlace(parent, `${actor.name}::${tag}`, actor.kind)
+  let byActor = places.get(parent)
+  if (byActor === undefined) places.set(parent, byActor = new WeakMap())
+  let place = byActor.get(actor)
+  if (place === undefined) byActor.set(actor, place = makePlace(parent, actor.name, actor.kind))
+  return place
+}
+
+const start = <I, A, E, R>(
   actor: Actor<I, A, E, R>,
   input: I,
   options: RunEventOptions,
   fiber: Fiber.Fiber<unknown, unknown>,
   state: ExecutionState["Service"]
 ): Effect.Effect<A, Failure<E>, R> => {
-  const bus = Context.get(fiber.context as Context.Context<EventBus>, EventBus)
-  const journal = Context.get(fiber.context as Context.Context<Journal>, Journal)
-  const clock = fiber.getRef(Clock.Clock)
+  const context = fiber.context
   const groupId = fiber.getRef(CurrentGroup)
   const branch = groupId === undefined ? undefined : fiber.getRef(CurrentBranch)
-  const path = [...fiber.getRef(CurrentPath), options.tag === undefined ? actor.name : `${actor.name}::${options.tag}`]
-  const address = `${path.join("::")}::${actor.kind}_call`
-  const stateId = state.stateId
-  const firstStart = clock.currentTimeMillisUnsafe()
-  const nowMillis = () => Number(clock.currentTimeNanosUnsafe()) / 1e6
-
-  let occurrence = 0
-  let attempt = 1
-  // `settled` once the event published its final status; `begun` once it published `started`
-  let settled = false
-  let begun = false
-  let partial: Array<unknown> = []
-  let usage: TokenUsage | undefined
-  let controller: AbortController | undefined
-  let attemptStart = 0
-
-  const makeEvent = (status: ExecutionEvent["status"], fields?: EventFields): ExecutionEvent => ({
-    _tag: "ExecutionEvent",
-      stateId,
-      address,
-      actor: actor.name,
-      kind: actor.kind,
-      status,
-      occurrence,
-      attempt,
-      timestamp: new Date(clock.currentTimeMillisUnsafe()).toISOString(),
-      ...(groupId === undefined ? {} : { groupId }),
-      ...fields
-    })
-  const publish = (status: ExecutionEvent["status"], fields?: EventFields): Effect.Effect<void> =>
-    bus.publish(makeEvent(status, fields))
-
-  // The final status of the event: published exactly once, even while the fiber is interrupted.
-  // A completed step (with a JSON result) and the partial output of an interrupted one are journaled
-  // first — with `sync` durability, stored — so whoever sees the event can count on them.
-  const finish = (status: "completed" | "failed" | "interrupted" | "recovered", fields: EventFields) =>
-    Effect.uninterruptible(Effect.suspend(() => {
-      if (settled) return Effect.void
-      settled = true
-      const event = makeEvent(status, fields)
-      if (status === "completed" && event.result !== undefined) {
-        const record: StepCompleted = {
-          _tag: "StepCompleted",
-          address,
-          occurrence,
-          actor: actor.name,
-          kind: actor.kind,
-          attempt,
-          idempotencyKey: `${stateId}::${address}#${occurrence}`,
-          timestamp: event.timestamp,
-          result: event.result,
-          ...(event.executionTime === undefined ? {} : { executionTime: event.executionTime }),
-          ...(event.detail === undefined ? {} : { detail: event.detail }),
-          ...(event.usage === undefined ? {} : { usage: event.usage })
-        }
-        if (branch !== undefined) branch.completed = true
-        return Effect.andThen(journal.append(record), bus.publish(event))
-      }
-      if (status === "interrupted" && event.partialOutput !== undefined) {
-        return Effect.andThen(
-          journal.append({
-            _tag: "StepInterrupted",
-            address,
-            occurrence,
-            actor: actor.name,
-            kind: actor.kind,
-            attempt,
-            timestamp: event.timestamp,
-            partialOutput: event.partialOutput,
-            ...(event.usage === undefined ? {} : { usage: event.usage })
-          }),
-          bus.publish(event)
-        )
-      }
-      return bus.publish(event)
-    }))
-
-  // How long the stop took, and what an interrupted stream had produced (and used).
-  const stopFields: Effect.Effect<EventFields> = Effect.map(state.interruptedAt, (at) => {
-    const partialOutput = joinPartial(partial)
-    return {
-      ...(Option.isNone(at) ? {} : { stopLatency: Math.max(0, nowMillis() - at.value) }),
-      ...(partialOutput === undefined ? {} : { partialOutput }),
-      ...(usage === undefined ? {} : { usage })
-    }
-  })
-
-  const interrupted = (signal: InterruptSignal, detail: string): Effect.Effect<never, ExecutionInterrupted> =>
-    Effect.flatMap(stopFields, (fields) =>
-      finish("interrupted", { detail, message: signal.message ?? `Execution interrupted: ${signal.reason}`, ...fields })).pipe(
-        // the execution's prebuilt error; a new one only for an error thrown while not interrupted
-        Effect.andThen(state.checkInterrupt),
-        Effect.andThen(Effect.suspend(() => Effect.fail(ExecutionInterrupted.fromSignal(signal))))
-      )
-
-  // What handlers run with: their path, no group (their own calls are not members), a recorder, the
-  // step they run for.
-  const step: CurrentStepInfo = {
-    address,
-    actor: actor.name,
-    kind: actor.kind,
-    get occurrence() {
-      return occurrence
-    },
-    get attempt() {
-      return attempt
-    },
-    inputs: 0
-  }
-  const handlerContext = Context.add(
-    Context.add(
-      Context.add(Context.add(Context.add(fiber.context, CurrentPath, path), CurrentGroup, undefined), CurrentBranch, undefined),
-      CurrentPartialOutput,
-      {
-        record: (value: unknown) => partial.push(value),
-        recordUsage: (value: TokenUsage) => void (usage = value)
-      }
-    ),
-    CurrentStep,
-    step
-  ) as Context.Context<R>
-
-  const contract = (which: ActorContractError["which"]) => (detail: string) =>
-    new ActorContractError({ actor: actor.name, address, which, detail })
-
-  const decodeInput: Effect.Effect<I, ActorContractError> = actor.input === undefined
-    ? Effect.succeed(input)
-    : Effect.mapError(Schema.decodeUnknownEffect(actor.input)(input), (error) => contract("input")(error.message))
-
-  const ctx = (): HandlerContext => ({
-    address,
+  const clock = fiber.getRef(Clock.Clock)
+  const journal = Context.get(context as Context.Context<Journal>, Journal)
+  const { address, path } = placeOf(fiber.getRef(CurrentPath), actor, options.tag)
+  const occurrence = journal.nextOccurrence(address)
+  const run: Run<I, A, E, R> = {
+    actor,
+    input,
+    options,
+    fiber,
+    context,
+    state,
+    bus: Context.get(context as Context.Context<EventBus>, EventBus),
+    journal,
+    clock,
+    groupId,
+    branch,
+    inline: branch !== undefined && options.stopPolicy === undefined,
+    swept: branch !== undefined && options.stopPolicy === undefined && branch.fiber === fiber,
     path,
+    address,
+    firstStart: 0,
     occurrence,
-    attempt,
-    stateId,
-    idempotencyKey: `${stateId}::${address}#${occurrence}`,
-    get signal() {
-      controller ??= new AbortController()
-      return controller.signal
-    }
-  })
-  const stoppable = { stopPolicy: options.stopPolicy, onAbort: (signal: InterruptSignal) => controller?.abort(signal) }
-
-  // The handler in its own fiber, stopped by the interrupt per its stop policy.
-  const runHandler = (decoded: I): Effect.Effect<A, Failure<E>, R> =>
-    Effect.flatMap(
-      state.runStoppable(Effect.provideContext(Effect.suspend(() => actor.handler(decoded, ctx())), handlerContext), stoppable),
-      (exit): Effect.Effect<A, Failure<E>> => {
-        if (Exit.isSuccess(exit)) return exit
-        return Effect.flatMap(state.interruptSignal, (signal): Effect.Effect<never, Failure<E>> => {
-          controller?.abort(Option.getOrUndefined(signal) ?? "stopped")
-          // stopped by the interrupt: report it as the interrupt
-          return Option.isSome(signal) && Cause.hasInterruptsOnly(exit.cause)
-            ? Effect.andThen(state.checkInterrupt, Effect.never)
-            : Effect.failCause(exit.cause)
-        })
-      }
-    )
-
-  // The output Schema validates by encoding: the encoded value is what the history records.
-  const validateOutput = (output: A): Effect.Effect<{ readonly output: A; readonly encoded: unknown }, Failure<E>, R> => {
-    const encoded: Effect.Effect<unknown, ActorContractError> = actor.output === undefined
-      ? Effect.succeed(output)
-      : Effect.mapError(Schema.encodeUnknownEffect(actor.output)(output), (error) => contract("output")(error.message))
-    return actor.postconditions === undefined || actor.postconditions.length === 0
-      ? Effect.map(encoded, (e) => ({ output, encoded: e }))
-      : Effect.flatMap(encoded, (e) =>
-        Effect.as(checkConditions(actor.postconditions, output, contract("postcondition")), { output, encoded: e }))
+    idempotencyKey: `${state.stateId}::${address}#${occurrence}`,
+    attempt: 1,
+    settled: false,
+    begun: false,
+    partial: undefined,
+    usage: undefined,
+    controller: undefined,
+    attemptStart: 0n,
+    encoded: undefined,
+    policy: undefined
   }
+  // Resuming: a call that completed in an earlier attempt returns its stored result and is not run.
+  const restored = journal.restored(address, occurrence)
+  return restored === undefined
+    ? guarded(run)
+    : Effect.flatMap(replay(run, restored), (value) => Option.isSome(value) ? Effect.succeed(value.value) : guarded(run))
+}
 
-  const afterPreconditions = (decoded: I) =>
-    actor.preconditions === undefined || actor.preconditions.length === 0
-      ? Effect.andThen(state.checkInterrupt, runHandler(decoded))
-      : checkConditions(actor.preconditions, decoded, contract("precondition")).pipe(
-        Effect.andThen(state.checkInterrupt), // checkpoint 3: after the preconditions
-        Effect.andThen(runHandler(decoded))
-      )
+// The first attempt begins at once (this runs as the caller's step). If the caller is stopped from
+// outside, `onExit` settles the event; a swept member's group does (no finalizer to unwind).
+const guarded = <I, A, E, R>(run: Run<I, A, E, R>): Effect.Effect<A, Failure<E>, R> => {
+  if (!run.swept) return Effect.onExitPrimitive(attempt(run, beginAttempt(run)), (exit) => onExit(run, exit))
+  run.branch!.group.members.add(run)
+  return attempt(run, beginAttempt(run))
+}
 
-  // One attempt: `started`, checkpoint 2, input, preconditions, checkpoint 3, the handler, output.
-  const runAttempt: Effect.Effect<{ readonly output: A; readonly encoded: unknown }, Failure<E>, R> = Effect.suspend(
-    () => {
-      begun = true
-      partial = []
-      usage = undefined
-      step.inputs = 0
-      controller = undefined
-      attemptStart = nowMillis()
-      return publish("started", { detail: truncate(show(input)) })
-    }
-  ).pipe(
-    Effect.andThen(state.checkInterrupt), // checkpoint 2: before the preconditions
-    Effect.andThen(decodeInput),
-    Effect.flatMap(afterPreconditions),
-    Effect.flatMap(validateOutput)
+// An attempt, then its final status or a retry.
+const attempt = <I, A, E, R>(run: Run<I, A, E, R>, body: Effect.Effect<A, Failure<E>, R>): Effect.Effect<A, Failure<E>, R> =>
+  Effect.matchCauseEffect(body, {
+    onSuccess: (output) => succeeded(run, output),
+    onFailure: (cause) => failed(run, cause)
+  })
+
+// -----------------------------------------------------------------------------
+// Events
+// -----------------------------------------------------------------------------
+
+// The Clock's monotonic time (ms, with a fraction): what durations are measured on, and cheaper to
+// read than the wall clock's nanoseconds.
+const monotonicMillis = (run: Run<any, any, any, any>) => Number(run.clock.monotonicTimeNanosUnsafe()) / 1e6
+
+// How long this attempt has run (ms, with a fraction).
+const attemptMillis = (run: Run<any, any, any, any>) =>
+  Number(run.clock.monotonicTimeNanosUnsafe() - run.attemptStart) / 1e6
+
+// The keys every event starts with; the caller adds its own fields after them.
+const makeEvent = (
+  run: Run<any, any, any, any>,
+  status: ExecutionEvent["status"],
+  now: number = run.clock.currentTimeMillisUnsafe()
+): MutableEvent => {
+  const event: MutableEvent = {
+    _tag: "ExecutionEvent",
+    stateId: run.state.stateId,
+    address: run.address,
+    actor: run.actor.name,
+    kind: run.actor.kind,
+    status,
+    occurrence: run.occurrence,
+    attempt: run.attempt,
+    timestamp: isoOf(now)
+  }
+  if (run.groupId !== undefined) event.groupId = run.groupId
+  return event
+}
+
+// How long the stop took, and what an interrupted stream had produced.
+const addStopFields = (run: Run<any, any, any, any>, event: MutableEvent, monotonic = monotonicMillis(run)): void => {
+  const interrupt = run.state.currentInterrupt()
+  if (interrupt !== undefined) event.stopLatency = Math.max(0, monotonic - interrupt.monotonicAt)
+  const partialOutput = joinPartial(run.partial)
+  if (partialOutput !== undefined) event.partialOutput = partialOutput
+  if (run.usage !== undefined) event.usage = run.usage
+}
+
+// The record of a completed step (what a resume replays), journaled before its event is published.
+const stepRecord = (run: Run<any, any, any, any>, event: MutableEvent): StepCompleted => {
+  const record: { -readonly [K in keyof StepCompleted]: StepCompleted[K] } = {
+    _tag: "StepCompleted",
+    address: run.address,
+    occurrence: run.occurrence,
+    actor: run.actor.name,
+    kind: run.actor.kind,
+    attempt: run.attempt,
+    idempotencyKey: run.idempotencyKey,
+    timestamp: event.timestamp,
+    result: event.result!
+  }
+  if (event.executionTime !== undefined) record.executionTime = event.executionTime
+  if (event.detail !== undefined) record.detail = event.detail
+  if (event.usage !== undefined) record.usage = event.usage
+  return record
+}
+
+const partialRecord = (run: Run<any, any, any, any>, event: MutableEvent): StepInterrupted => ({
+  _tag: "StepInterrupted",
+  address: run.address,
+  occurrence: run.occurrence,
+  actor: run.actor.name,
+  kind: run.actor.kind,
+  attempt: run.attempt,
+  timestamp: event.timestamp,
+  partialOutput: event.partialOutput!,
+  ...(event.usage === undefined ? {} : { usage: event.usage })
+})
+
+// What the journal keeps of a final event: a completed step with a JSON result, or what an
+// interrupted stream had produced.
+const recordOf = (run: Run<any, any, any, any>, event: MutableEvent): JournalRecord | undefined =>
+  event.status === "completed" && event.result !== undefined
+    ? stepRecord(run, event)
+    : event.status === "interrupted" && event.partialOutput !== undefined
+    ? partialRecord(run, event)
+    : undefined
+
+// Publishes a final event the caller has just settled, its record journaled first (with `sync`
+// durability, stored) so that whoever sees the event can count on it. When the journal takes the
+// record at once, all of it happens here, synchronously: what is left to run, if anything, is
+// returned.
+const publishFinal = (run: Run<any, any, any, any>, event: MutableEvent): Effect.Effect<void> | undefined => {
+  releaseController(run)
+  if (run.swept) run.branch!.group.members.delete(run)
+  if (event.status === "completed" && run.branch !== undefined && event.result !== undefined) {
+    run.branch.completed = true
+  }
+  const record = recordOf(run, event)
+  if (record === undefined || run.journal.appendUnsafe(record)) return run.bus.publishUnsafe(event)
+  return Effect.andThen(run.journal.append(record), run.bus.publish(event))
+}
+
+// Whether publishing a final event can wait for the store (an effect) or happens at once.
+const waitsForStore = (run: Run<any, any, any, any>, event: MutableEvent): boolean =>
+  run.journal.persistent && run.journal.durability !== "exit" &&
+  (event.status === "completed" ? event.result !== undefined : event.partialOutput !== undefined)
+
+// The final status of the event, published exactly once, then `next`. When nothing waits for the
+// store, settling and publishing are one synchronous step, which no interrupt can split; otherwise
+// they run uninterruptibly, and an interrupt landing before that leaves the event unsettled, for
+// `onExit` (or a swept member's group) to settle.
+const finish = <X, EX, RX>(
+  run: Run<any, any, any, any>,
+  event: MutableEvent,
+  next: () => Effect.Effect<X, EX, RX>
+): Effect.Effect<X, EX, RX> => {
+  if (!waitsForStore(run, event)) {
+    if (run.settled) return next()
+    run.settled = true
+    const rest = publishFinal(run, event)
+    return rest === undefined ? next() : Effect.andThen(rest, Effect.suspend(next))
+  }
+  return Effect.andThen(
+    Effect.uninterruptible(Effect.suspend(() => {
+      if (run.settled) return Effect.void
+      run.settled = true
+      return publishFinal(run, event) ?? Effect.void
+    })),
+    Effect.suspend(next)
+  )
+}
+
+const interrupted = <E>(
+  run: Run<any, any, E, any>,
+  signal: InterruptSignal,
+  detail: string
+): Effect.Effect<never, Failure<E>> => {
+  const event = makeEvent(run, "interrupted")
+  event.detail = detail
+  event.message = textsOf(signal).message
+  addStopFields(run, event)
+  // the execution's prebuilt error; a new one only for an error thrown while not interrupted
+  return finish(run, event, () => {
+    const interrupt = run.state.currentInterrupt()
+    return interrupt !== undefined
+      ? interrupt.failure
+      : Effect.andThen(run.state.checkInterrupt, Effect.suspend(() => Effect.fail(ExecutionInterrupted.fromSignal(signal))))
+  })
+}
+
+// -----------------------------------------------------------------------------
+// One attempt
+// -----------------------------------------------------------------------------
+
+// `started`, checkpoint 2, input, preconditions, checkpoint 3, the handler, output. The checkpoints
+// of the fast path (not interrupted, no checker) are the shared `Effect.void`: the next step runs
+// in the same one.
+const beginAttempt = <I, A, E, R>(run: Run<I, A, E, R>): Effect.Effect<A, Failure<E>, R> => {
+  run.begun = true
+  run.partial = undefined
+  run.usage = undefined
+  releaseController(run)
+  run.attemptStart = run.clock.monotonicTimeNanosUnsafe()
+  const now = run.clock.currentTimeMillisUnsafe()
+  if (run.attempt === 1) run.firstStart = now
+  const event = makeEvent(run, "started", now)
+  event.detail = truncate(show(run.input))
+  const warning = run.bus.publishUnsafe(event)
+  return warning === undefined ? afterStarted(run) : Effect.andThen(warning, Effect.suspend(() => afterStarted(run)))
+}
+
+const afterStarted = <I, A, E, R>(run: Run<I, A, E, R>): Effect.Effect<A, Failure<E>, R> => {
+  const check = run.state.checkInterruptUnsafe() // checkpoint 2: before the preconditions
+  return check === Effect.void ? input(run) : Effect.andThen(check, Effect.suspend(() => input(run)))
+}
+
+const input = <I, A, E, R>(run: Run<I, A, E, R>): Effect.Effect<A, Failure<E>, R> =>
+  run.actor.input === undefined ? checked(run, run.input) : decoded(run)
+
+const contract = (run: Run<any, any, any, any>, which: ActorContractError["which"]) => (detail: string) =>
+  new ActorContractError({ actor: run.actor.name, address: run.address, which, detail })
+
+const decoded = <I, A, E, R>(run: Run<I, A, E, R>): Effect.Effect<A, Failure<E>, R> =>
+  Effect.flatMap(
+    Effect.mapError(
+      Schema.decodeUnknownEffect(run.actor.input!)(run.input),
+      (error) => contract(run, "input")(error.message)
+    ),
+    (input) => checked(run, input)
   )
 
-  const onSuccess = ({ encoded, output }: { readonly output: A; readonly encoded: unknown }) => {
-    const result = toJson(encoded)
-    return finish("completed", {
-      executionTime: nowMillis() - attemptStart,
-      detail: truncate(show(encoded)),
-      ...(result === undefined ? {} : { result }),
-      ...(usage === undefined ? {} : { usage })
-    }).pipe(
-      Effect.andThen(state.checkInterrupt), // checkpoint 4: after the handler
-      Effect.as(output)
+// The preconditions, checkpoint 3, then the handler and its output.
+const checked = <I, A, E, R>(run: Run<I, A, E, R>, input: I): Effect.Effect<A, Failure<E>, R> => {
+  const preconditions = run.actor.preconditions
+  const handled = preconditions === undefined || preconditions.length === 0
+    ? afterPreconditions(run, input)
+    : checkConditions(preconditions, input, contract(run, "precondition")).pipe(
+      Effect.andThen(run.state.checkInterrupt), // checkpoint 3: after the preconditions
+      Effect.andThen(Effect.suspend(() => runHandler(run, input)))
     )
-  }
-
-  // resolved at the first failure: most events never need it
-  let policy: Retry.RetryPolicy | undefined
-  const onFailure = (cause: Cause.Cause<Failure<E>>): Effect.Effect<A, Failure<E>, R> =>
-    Effect.gen(function*() {
-      const executionTime = nowMillis() - attemptStart
-      if (Cause.hasInterruptsOnly(cause)) return yield* Effect.failCause(cause)
-      // An interrupt ends the event one way, whatever the handler failed with meanwhile.
-      const signal = yield* state.interruptSignal
-      const failure = Cause.findErrorOption(cause)
-      if (Option.isSome(signal)) return yield* interrupted(signal.value, `Interrupted: ${signal.value.reason}`)
-      if (Option.isSome(failure) && failure.value instanceof ExecutionInterrupted) {
-        return yield* interrupted(failure.value.signal, `Interrupted: ${failure.value.reason}`)
-      }
-      policy ??= Retry.resolve(actor.kind, options.retry, actor.retry, fiber.getRef(Retry.RetryDefaults))
-      const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
-      const message = causeMessage(cause)
-      const tag = errorTag(error)
-      const isFinal = Option.isNone(failure) || !policy.isRetryable(error) || attempt >= policy.maxAttempts
-      const delay = isFinal ? Option.none<Duration.Duration>() : yield* policy.nextDelay(attempt, error)
-      const tooLate = Option.isSome(delay) && Option.isSome(policy.maxRetryTime) &&
-        clock.currentTimeMillisUnsafe() + Duration.toMillis(delay.value) - firstStart >
-          Duration.toMillis(policy.maxRetryTime.value)
-      if (Option.isNone(delay) || tooLate) {
-        yield* finish("failed", { executionTime, message, errorTag: tag })
-        return yield* Effect.failCause(cause)
-      }
-      yield* publish("failed", { executionTime, message, errorTag: tag })
-      yield* publish("retrying", {
-        message: `Retrying after ${tag}: ${message}`,
-        detail: `Attempt ${attempt + 1}/${policy.maxAttempts} in ${Duration.format(delay.value)}`
-      })
-      attempt++
-      // The backoff ends the moment the execution is interrupted: nothing new starts after that.
-      const woken = yield* Effect.raceFirst(
-        Effect.as(Effect.sleep(delay.value), Option.none<InterruptSignal>()),
-        Effect.map(state.awaitInterrupt, Option.some)
-      )
-      if (Option.isSome(woken)) {
-        partial = []
-        return yield* interrupted(woken.value, `Interrupted during retry backoff: ${woken.value.reason}`)
-      }
-      return yield* attemptLoop
+  const { output, postconditions } = run.actor
+  return output === undefined && (postconditions === undefined || postconditions.length === 0)
+    ? handled
+    : Effect.flatMap(handled, (value) => {
+      callerContext(run)
+      return validateOutput(run, value)
     })
+}
 
-  const attemptLoop: Effect.Effect<A, Failure<E>, R> = Effect.matchCauseEffect(runAttempt, {
-    onSuccess,
-    onFailure
+const afterPreconditions = <I, A, E, R>(run: Run<I, A, E, R>, input: I): Effect.Effect<A, Failure<E>, R> => {
+  const check = run.state.checkInterruptUnsafe() // checkpoint 3: after the preconditions
+  return check === Effect.void ? runHandler(run, input) : Effect.andThen(check, Effect.suspend(() => runHandler(run, input)))
+}
+
+// What handlers run with (one per attempt): their path, no group (their own calls are not
+// members), a recorder, the step they run for.
+const handlerContext = <R>(run: Run<any, any, any, R>): Context.Context<R> => {
+  let context = Context.add(run.context, CurrentPath, run.path)
+  if (run.groupId !== undefined) context = Context.add(context, CurrentGroup, undefined)
+  if (run.branch !== undefined) context = Context.add(context, CurrentBranch, undefined)
+  context = Context.add(context, CurrentPartialOutput, new Recorder(run))
+  return Context.add(context, CurrentStep, new StepOf(run)) as Context.Context<R>
+}
+
+// Where an interruptible stream records what the handler's stream produced (and a language-model
+// call the tokens it used).
+class Recorder implements PartialOutput {
+  readonly #run: Run<any, any, any, any>
+  constructor(run: Run<any, any, any, any>) {
+    this.#run = run
+  }
+  record(value: unknown): void {
+    ;(this.#run.partial ??= []).push(value)
+  }
+  recordUsage(usage: TokenUsage): void {
+    this.#run.usage = usage
+  }
+}
+
+// The step a handler runs for (`awaitInput` asks in its name); its questions are counted per attempt.
+class StepOf implements CurrentStepInfo {
+  readonly address: string
+  readonly actor: string
+  readonly kind: ActorKind
+  readonly occurrence: number
+  readonly attempt: number
+  inputs = 0
+  constructor(run: Run<any, any, any, any>) {
+    this.address = run.address
+    this.actor = run.actor.name
+    this.kind = run.actor.kind
+    this.occurrence = run.occurrence
+    this.attempt = run.attempt
+  }
+}
+
+// What a handler gets besides its input. `signal` is a getter on the prototype: an object literal
+// with a getter costs a closure and a slow shape per event.
+class HandlerCtx implements HandlerContext {
+  readonly address: string
+  readonly path: ReadonlyArray<string>
+  readonly occurrence: number
+  readonly attempt: number
+  readonly stateId: string
+  readonly idempotencyKey: string
+  readonly #run: Run<any, any, any, any>
+  constructor(run: Run<any, any, any, any>) {
+    this.address = run.address
+    this.path = run.path
+    this.occurrence = run.occurrence
+    this.attempt = run.attempt
+    this.stateId = run.state.stateId
+    this.idempotencyKey = run.idempotencyKey
+    this.#run = run
+  }
+  get signal(): AbortSignal {
+    const run = this.#run
+    if (run.controller === undefined) {
+      run.controller = new AbortController()
+      // an inline member's controller is aborted by its group, as the group is stopped
+      if (run.inline) run.branch!.group.controllers.add(run.controller)
+    }
+    return run.controller.signal
+  }
+}
+
+const releaseController = (run: Run<any, any, any, any>): void => {
+  if (run.controller === undefined) return
+  if (run.inline) run.branch!.group.controllers.delete(run.controller)
+  run.controller = undefined
+}
+
+// The handler, stopped by the interrupt per its stop policy: in a fiber of its own, or (an inline
+// member) in the branch's fiber, which its group stops.
+const runHandler = <I, A, E, R>(run: Run<I, A, E, R>, input: I): Effect.Effect<A, Failure<E>, R> => {
+  // the handler's context is the caller's plus up to four references: set, not merged (a merge
+  // copies it)
+  const context = handlerContext(run)
+  if (run.inline) {
+    // The handler's context is set on the caller's fiber and put back by the steps that follow the
+    // handler (`callerContext`), rather than provided: a provided context is put back by a
+    // finalizer, one more frame for every member a group's stop unwinds.
+    return Effect.withFiber((fiber) => {
+      fiber.setContext(context)
+      return run.actor.handler(input, new HandlerCtx(run))
+    })
+  }
+  // a fiber of its own takes the handler's context for good: nothing to restore
+  const handler = Effect.withFiber((fiber) => {
+    fiber.setContext(context)
+    return run.actor.handler(input, new HandlerCtx(run))
+  })
+  return Effect.flatMap(Effect.forkChild(handler, startNow), (fiber) => {
+    // a handler that did not suspend is done already: nothing to register, nothing to stop
+    const done = fiber.pollUnsafe()
+    return done !== undefined
+      ? handled(run, done)
+      : Effect.flatMap(
+        run.state.awaitStoppable(fiber, {
+          stopPolicy: run.options.stopPolicy,
+          onAbort: (signal) => run.controller?.abort(signal)
+        }),
+        (exit) => handled(run, exit)
+      )
+  })
+}
+
+const startNow = { startImmediately: true } as const
+
+// Puts the caller's context back after an inline member's handler, whichever way it ended: what
+// follows the handler (the output's validation, the final status, or the stop) starts with it.
+const callerContext = (run: Run<any, any, any, any>): void => {
+  if (run.inline && run.fiber.context !== run.context) run.fiber.setContext(run.context)
+}
+
+const handled = <A, E>(run: Run<any, A, E, any>, exit: Exit.Exit<A, E>): Effect.Effect<A, Failure<E>> => {
+  if (Exit.isSuccess(exit)) return exit
+  const interrupt = run.state.currentInterrupt()
+  run.controller?.abort(interrupt?.signal ?? "stopped")
+  // stopped by the interrupt: report it as the interrupt
+  return interrupt !== undefined && Cause.hasInterruptsOnly(exit.cause) ? interrupt.failure : exit
+}
+
+// The output Schema validates by encoding: the encoded value is what the history records.
+const validateOutput = <I, A, E, R>(run: Run<I, A, E, R>, output: A): Effect.Effect<A, Failure<E>, R> => {
+  const { actor } = run
+  const encoded: Effect.Effect<unknown, ActorContractError> = actor.output === undefined
+    ? Effect.succeed(output)
+    : Effect.mapError(Schema.encodeUnknownEffect(actor.output)(output), (error) => contract(run, "output")(error.message))
+  const postconditions = actor.postconditions
+  return Effect.flatMap(encoded, (value) => {
+    run.encoded = value
+    return postconditions === undefined || postconditions.length === 0
+      ? Effect.succeed(output)
+      : Effect.as(checkConditions(postconditions, output, contract(run, "postcondition")), output)
+  })
+}
+
+const succeeded = <I, A, E, R>(run: Run<I, A, E, R>, output: A): Effect.Effect<A, Failure<E>, R> => {
+  callerContext(run)
+  const encoded = run.actor.output === undefined ? output : run.encoded
+  const result = toJson(encoded)
+  const event = makeEvent(run, "completed")
+  event.executionTime = attemptMillis(run)
+  event.detail = truncate(show(encoded))
+  if (result !== undefined) event.result = result
+  if (run.usage !== undefined) event.usage = run.usage
+  return finish(run, event, () => {
+    // checkpoint 4: after the handler
+    const check = run.state.checkInterruptUnsafe()
+    return check === Effect.void ? Effect.succeed(output) : Effect.as(check, output)
+  })
+}
+
+const failed = <I, A, E, R>(run: Run<I, A, E, R>, cause: Cause.Cause<Failure<E>>): Effect.Effect<A, Failure<E>, R> => {
+  callerContext(run)
+  if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+  // An interrupt ends the event one way, whatever the handler failed with meanwhile.
+  const interrupt = run.state.currentInterrupt()
+  if (interrupt !== undefined) return interrupted(run, interrupt.signal, textsOf(interrupt.signal).detail)
+  const failure = Cause.findErrorOption(cause)
+  if (Option.isSome(failure) && failure.value instanceof ExecutionInterrupted) {
+    return interrupted(run, failure.value.signal, `Interrupted: ${failure.value.reason}`)
+  }
+  return retryOrFail(run, cause, failure, attemptMillis(run))
+}
+
+const retryOrFail = <I, A, E, R>(
+  run: Run<I, A, E, R>,
+  cause: Cause.Cause<Failure<E>>,
+  failure: Option.Option<Failure<E>>,
+  executionTime: number
+): Effect.Effect<A, Failure<E>, R> =>
+  Effect.gen(function*() {
+    const { actor, clock } = run
+    const policy = run.policy ??= Retry.resolve(
+      actor.kind,
+      run.options.retry,
+      actor.retry,
+      Context.get(run.context, Retry.RetryDefaults)
+    )
+    const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
+    const message = causeMessage(cause)
+    const tag = errorTag(error)
+    const isFinal = Option.isNone(failure) || !policy.isRetryable(error) || run.attempt >= policy.maxAttempts
+    const delay = isFinal ? Option.none<Duration.Duration>() : yield* policy.nextDelay(run.attempt, error)
+    const tooLate = Option.isSome(delay) && Option.isSome(policy.maxRetryTime) &&
+      clock.currentTimeMillisUnsafe() + Duration.toMillis(delay.value) - run.firstStart >
+        Duration.toMillis(policy.maxRetryTime.value)
+    const failedEvent = makeEvent(run, "failed")
+    failedEvent.executionTime = executionTime
+    failedEvent.message = message
+    failedEvent.errorTag = tag
+    if (Option.isNone(delay) || tooLate) return yield* finish(run, failedEvent, () => Effect.failCause(cause))
+    yield* run.bus.publish(failedEvent)
+    const retrying = makeEvent(run, "retrying")
+    retrying.message = `Retrying after ${tag}: ${message}`
+    retrying.detail = `Attempt ${run.attempt + 1}/${policy.maxAttempts} in ${Duration.format(delay.value)}`
+    yield* run.bus.publish(retrying)
+    run.attempt++
+    // The backoff ends the moment the execution is interrupted: nothing new starts after that.
+    const woken = yield* Effect.raceFirst(
+      Effect.as(Effect.sleep(delay.value), Option.none<InterruptSignal>()),
+      Effect.map(run.state.awaitInterrupt, Option.some)
+    )
+    if (Option.isSome(woken)) {
+      run.partial = undefined
+      return yield* interrupted(run, woken.value, `Interrupted during retry backoff: ${woken.value.reason}`)
+    }
+    return yield* attempt(run, Effect.suspend(() => beginAttempt(run)))
   })
 
-  // Stopped from outside (a cancelled group, an interrupted parent): still exactly one final event.
+// The final event of an event stopped from outside (a cancelled group, an interrupted parent):
+// `interrupted`, reported as the interrupt when the interrupt stopped it through its group (as a
+// handler fiber of its own would be), else `Cancelled`.
+const stoppedEvent = (
+  run: Run<any, any, any, any>,
+  now = run.clock.currentTimeMillisUnsafe(),
+  monotonic = monotonicMillis(run)
+): MutableEvent => {
+  const interrupt = run.state.currentInterrupt()
+  run.controller?.abort(interrupt?.signal ?? "stopped")
+  const event = makeEvent(run, "interrupted", now)
+  const stoppedBy = run.inline ? run.branch!.group.signal : undefined
+  if (stoppedBy !== undefined) {
+    const texts = textsOf(stoppedBy)
+    event.detail = texts.detail
+    event.message = texts.message
+  } else {
+    event.detail = interrupt !== undefined ? textsOf(interrupt.signal).detail : "Cancelled"
+    if (interrupt?.signal.message !== undefined) event.message = interrupt.signal.message
+  }
+  addStopFields(run, event, monotonic)
+  return event
+}
+
+// The detail and message of the events a signal stops: the same for all of them (a group's members
+// stopped together), made once. A memo of a pure function: the last signal's texts (a WeakMap entry
+// costs more to make than the texts, for the one event of a single stop).
+let lastSignal: InterruptSignal | undefined
+let lastTexts: { readonly detail: string; readonly message: string } = { detail: "", message: "" }
+const textsOf = (signal: InterruptSignal): { readonly detail: string; readonly message: string } => {
+  if (signal !== lastSignal) {
+    lastTexts = {
+      detail: `Interrupted: ${signal.reason}`,
+      message: signal.message ?? `Execution interrupted: ${signal.reason}`
+    }
+    lastSignal = signal
+  }
+  return lastTexts
+}
+
+// Stopped from outside: still exactly one final event. Runs as the event's exit finalizer
+// (uninterruptible).
+const onExit = (run: Run<any, any, any, any>, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined => {
+  callerContext(run)
+  if (run.settled || !run.begun || Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause)) return undefined
   // Parked (the run waits for a person and its process lets go of it): nothing ended, it runs again
   // on resume.
-  const onExit = (exit: Exit.Exit<A, Failure<E>>) => {
-    if (settled || !begun || !Exit.isFailure(exit) || !Cause.hasInterruptsOnly(exit.cause) || journal.parking) return Effect.void
-    return Effect.flatMap(Effect.zip(state.interruptSignal, stopFields), ([signal, fields]) =>
-      finish("interrupted", {
-        detail: Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled",
-        ...(Option.isSome(signal) && signal.value.message !== undefined ? { message: signal.value.message } : {}),
-        ...fields
-      }))
-  }
+  if (run.journal.parking) return undefined
+  run.settled = true
+  return publishFinal(run, stoppedEvent(run))
+}
 
-  // Resuming: a call that completed in an earlier attempt returns its stored result and is not run.
-  const replay = (event: StepCompleted): Effect.Effect<Option.Option<A>> => {
-    const decoded: Effect.Effect<A, unknown> = actor.output === undefined
-      ? Effect.succeed(event.result as A)
-      : Schema.decodeUnknownEffect(actor.output)(event.result)
-    return decoded.pipe(
-      Effect.flatMap((value) =>
-        Effect.as(
-          finish("recovered", {
-            message: "Recovered from restored state",
-            detail: event.detail ?? truncate(show(event.result)),
-            result: event.result,
-            ...(event.executionTime === undefined ? {} : { executionTime: event.executionTime })
-          }),
-          Option.some(value)
-        )
-      ),
-      Effect.catch((error) =>
-        Effect.as(
-          Effect.logWarning(`Stored result of ${address}#${occurrence} no longer decodes; running it again`, error),
-          Option.none<A>()
-        )
+/**
+ * Settles the member events of a group whose branches were stopped (their fibers ended without
+ * them): exactly one `interrupted` event each, as `onExit` would publish it, published together. A
+ * group runs it once its branches have ended, before its own final status.
+ *
+ * @internal
+ */
+export const settleMembers = (group: GroupStop): Effect.Effect<void> => {
+  if (group.members.size === 0) return Effect.void
+  const stopped = Array.from(group.members)
+  group.members.clear()
+  const events: Array<ExecutionEvent> = []
+  const later: Array<Effect.Effect<void>> = []
+  // settled together, at one moment: their time and stop latency are read once
+  const first = stopped[0]!
+  const now = first.clock.currentTimeMillisUnsafe()
+  const monotonic = monotonicMillis(first)
+  for (const run of stopped) {
+    if (run.settled || !run.begun || run.journal.parking) continue
+    run.settled = true
+    const event = stoppedEvent(run, now, monotonic)
+    if (waitsForStore(run, event)) {
+      // its partial output is journaled (and stored) before its event is published
+      later.push(publishFinal(run, event) ?? Effect.void)
+    } else {
+      releaseController(run)
+      events.push(event)
+    }
+  }
+  const warning = events.length === 0 ? undefined : first.bus.publishAllUnsafe(events)
+  if (warning === undefined && later.length === 0) return Effect.void
+  return Effect.uninterruptible(Effect.andThen(warning ?? Effect.void, Effect.all(later, { discard: true })))
+}
+
+// Resuming: a call that completed in an earlier attempt returns its stored result and is not run.
+const replay = <A>(run: Run<any, A, any, any>, step: StepCompleted): Effect.Effect<Option.Option<A>> => {
+  const output = run.actor.output
+  const decodedResult: Effect.Effect<A, unknown> = output === undefined
+    ? Effect.succeed(step.result as A)
+    : Schema.decodeUnknownEffect(output)(step.result) as Effect.Effect<A, unknown>
+  return decodedResult.pipe(
+    Effect.flatMap((value) => {
+      const event = makeEvent(run, "recovered")
+      event.message = "Recovered from restored state"
+      event.detail = step.detail ?? truncate(show(step.result))
+      event.result = step.result
+      if (step.executionTime !== undefined) event.executionTime = step.executionTime
+      return finish(run, event, () => Effect.succeed(Option.some(value)))
+    }),
+    Effect.catch((error) =>
+      Effect.as(
+        Effect.logWarning(`Stored result of ${run.address}#${run.occurrence} no longer decodes; running it again`, error),
+        Option.none<A>()
       )
     )
-  }
-
-  return Effect.suspend(() => {
-    occurrence = journal.nextOccurrence(address)
-    const restored = journal.restored(address, occurrence)
-    return restored === undefined
-      ? Effect.onExit(attemptLoop, onExit)
-      : Effect.flatMap(replay(restored), (value) =>
-        Option.isSome(value) ? Effect.succeed(value.value) : Effect.onExit(attemptLoop, onExit))
-  })
+  )
 }

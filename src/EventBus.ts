@@ -435,6 +435,21 @@ export class EventBus extends Context.Service<EventBus, {
    */
   readonly publishAt: (sequence: number, event: BusEvent) => Effect.Effect<void>
   /**
+   * Publishes an event at once, as `publish` does, for callers on a hot path that are already inside
+   * an effect. Returns what is left to run, if anything: the warning logged once when the history
+   * starts dropping events.
+   *
+   * @internal
+   */
+  readonly publishUnsafe: (event: BusEvent) => Effect.Effect<void> | undefined
+  /**
+   * Publishes events at once, in order: `publishUnsafe` of each, in one pass, for a group's members
+   * stopped together.
+   *
+   * @internal
+   */
+  readonly publishAllUnsafe: (events: ReadonlyArray<BusEvent>) => Effect.Effect<void> | undefined
+  /**
    * Runs `handler` for every event published from now on, in its own fiber that lives as long as the
    * scope. A handler that fails or dies is logged and dropped; events still queued when the scope
    * closes are handled first — by all the scope's subscribers at once, up to `drainTimeout`.
@@ -482,21 +497,32 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
   let sequence = options.startSequence ?? 0
   let warnedDrop = false
 
-  const publish = (event: BusEvent): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const entry: Sequenced = { sequence: ++sequence, event }
-      // output deltas are live only: a long answer must not push the lifecycle out of the history
-      if (event._tag !== "OutputDelta") ring.push(entry)
+  const warnDrop = Effect.suspend(() => {
+    if (warnedDrop) return Effect.void
+    warnedDrop = true
+    return Effect.logWarning(`Event bus history is full (${historyLimit} events): older events are being dropped`)
+  })
+
+  const publishUnsafe = (event: BusEvent): Effect.Effect<void> | undefined => {
+    const entry: Sequenced = { sequence: ++sequence, event }
+    // output deltas are live only: a long answer must not push the lifecycle out of the history
+    if (event._tag !== "OutputDelta") ring.push(entry)
+    if (observe !== undefined) observe(entry)
+    PubSub.publishUnsafe(pubsub, entry)
+    return warnedDrop || ring.dropped() === 0 ? undefined : warnDrop
+  }
+
+  const publishAllUnsafe = (events: ReadonlyArray<BusEvent>): Effect.Effect<void> | undefined => {
+    for (let i = 0; i < events.length; i++) {
+      const entry: Sequenced = { sequence: ++sequence, event: events[i]! }
+      if (entry.event._tag !== "OutputDelta") ring.push(entry)
       if (observe !== undefined) observe(entry)
       PubSub.publishUnsafe(pubsub, entry)
-      if (!warnedDrop && ring.dropped() > 0) {
-        warnedDrop = true
-        return Effect.logWarning(
-          `Event bus history is full (${historyLimit} events): older events are being dropped`
-        )
-      }
-      return Effect.void
-    })
+    }
+    return warnedDrop || ring.dropped() === 0 ? undefined : warnDrop
+  }
+
+  const publish = (event: BusEvent): Effect.Effect<void> => Effect.suspend(() => publishUnsafe(event) ?? Effect.void)
 
   const publishAt = (at: number, event: BusEvent): Effect.Effect<void> =>
     Effect.suspend(() => {
@@ -543,7 +569,8 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
       const subscription = yield* Scope.provide(attach, own)
       const handle = (entry: Sequenced): Effect.Effect<void, unknown> =>
         Effect.suspend(() => handler(entry.event)).pipe(
-          Effect.provideContext(context),
+          // the subscriber's context as a whole (a merge would copy it for every event)
+          Effect.setContext(context),
           Effect.catchCause((cause) =>
             Cause.hasInterruptsOnly(cause)
               ? Effect.failCause(cause)
@@ -610,6 +637,8 @@ export const make = Effect.fnUntraced(function*(options: EventBusOptions = {}) {
   return EventBus.of({
     publish,
     publishAt,
+    publishUnsafe,
+    publishAllUnsafe,
     subscribe,
     stream: Stream.suspend(() => Stream.map(streamWith(), (entry) => entry.event)),
     streamWith,

@@ -28,6 +28,7 @@ import {
   Scope
 } from "effect"
 import { CircuitBreaker } from "effect/persistence"
+import { SingleShotGen } from "effect/Utils"
 import { EventBus } from "./EventBus.ts"
 import { errorMessage } from "./internal/text.ts"
 import { formatSeconds, isoOf } from "./internal/time.ts"
@@ -131,6 +132,21 @@ export const externalCheckerSignal = (triggeredAt: string): InterruptSignal =>
 // -----------------------------------------------------------------------------
 
 /**
+ * The interrupt of an execution, once it happened.
+ *
+ * @internal
+ */
+export interface Interrupted {
+  readonly signal: InterruptSignal
+  /** Fails with the execution's `ExecutionInterrupted` (built once). */
+  readonly failure: Effect.Effect<never, ExecutionInterrupted>
+  /** When (Clock milliseconds, with a fraction). */
+  readonly at: number
+  /** When, on the Clock's monotonic clock (milliseconds): what stop latencies are measured from. */
+  readonly monotonicAt: number
+}
+
+/**
  * Everything `runEvent` needs from its execution: the interrupt state, the bus and the journal.
  *
  * @category models
@@ -185,6 +201,13 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   readonly interruptSignal: Effect.Effect<Option.Option<InterruptSignal>>
   /** When the interrupt happened (Clock time in milliseconds, with a fraction), once interrupted. */
   readonly interruptedAt: Effect.Effect<Option.Option<number>>
+  /**
+   * The winning signal and when it won (as `interruptedAt`), read synchronously: what the steps of
+   * an event read on their way, without an effect each.
+   *
+   * @internal
+   */
+  readonly currentInterrupt: () => Interrupted | undefined
   /** Resumes with the winning signal the moment the execution is interrupted. */
   readonly awaitInterrupt: Effect.Effect<InterruptSignal>
   /**
@@ -216,6 +239,16 @@ export class ExecutionState extends Context.Service<ExecutionState, {
     effect: Effect.Effect<A, E, R>,
     options?: StoppableOptions
   ) => Effect.Effect<Exit.Exit<A, E>, never, R>
+  /**
+   * The second half of `runStoppable`, for a caller that forked `fiber` itself and found it still
+   * running: registers it, stops it per the policy, and succeeds with its `Exit`.
+   *
+   * @internal
+   */
+  readonly awaitStoppable: <A, E>(
+    fiber: Fiber.Fiber<A, E>,
+    options?: StoppableOptions
+  ) => Effect.Effect<Exit.Exit<A, E>>
   /** How many `runStoppable` fibers are running. */
   readonly runningCount: Effect.Effect<number>
 }>()("agent-interrupt/ExecutionState") {
@@ -250,17 +283,27 @@ export class ExecutionState extends Context.Service<ExecutionState, {
   )
 }
 
-
-interface Interrupted {
-  readonly signal: InterruptSignal
-  readonly failure: Effect.Effect<never, ExecutionInterrupted>
-  readonly at: number
-}
+// A checkpoint's effect that `yield*` (in `Effect.gen`) takes by its outcome right now. `yield*`
+// runs what the effect's `Symbol.iterator` gives it, and the generator consumes an `Exit` in place:
+// on the fast path `outcome` is one (`Effect.void`, or the execution's prebuilt failure), so a
+// checkpoint costs a step less than running the check. Anything else, and every other use of the
+// effect (`Effect.andThen`, a pipe), runs the check itself.
+const yieldingOutcome = <E, R>(
+  check: Effect.Effect<void, E, R>,
+  outcome: () => Effect.Effect<void, E, R> | undefined
+): Effect.Effect<void, E, R> =>
+  Object.defineProperty(check, Symbol.iterator, {
+    value: () => new SingleShotGen(outcome() ?? check)
+  })
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   Predicate.hasProperty(u, "then") && typeof u.then === "function"
 
 const decodeSignal = Schema.decodeUnknownOption(InterruptSignal)
+
+const startNow = { startImmediately: true } as const
+const succeedTrue = Effect.succeed(true)
+const succeedFalse = Effect.succeed(false)
 
 // The text of a value a user's checker produced, even when looking at it throws.
 const safeMessage = (value: unknown): string => {
@@ -308,13 +351,19 @@ export const make = Effect.fnUntraced(function*(
   const abortDeferred = yield* Deferred.make<InterruptSignal>()
   const timeoutHandle = yield* FiberHandle.make<void, never>()
 
+  // `StopPolicy.resolve(reason, overrides, layerPolicies)`, without its list of layers (it runs for
+  // every piece of running work a stop reaches)
   const stopPolicy = (reason: InterruptReason, overrides?: StopPolicies): StopPolicy =>
-    StopPolicy.resolve(reason, overrides, layerPolicies)
+    overrides?.[reason] ?? layerPolicies?.[reason] ?? StopPolicy.defaultFor(reason)
 
-  const killGenerators: Effect.Effect<void> = Effect.gen(function*() {
-    const fibers = yield* Ref.getAndSet(generators, new Set())
-    if (fibers.size > 0) yield* Fiber.interruptAll(fibers)
-  })
+  // Takes the registered generators and interrupts them; what is left is awaiting them, if any.
+  const killGeneratorsUnsafe = (): Effect.Effect<void> | undefined => {
+    const fibers = Ref.getUnsafe(generators)
+    if (fibers.size === 0) return undefined
+    generators.ref.current = new Set()
+    return Fiber.interruptAll(fibers)
+  }
+  const killGenerators: Effect.Effect<void> = Effect.suspend(() => killGeneratorsUnsafe() ?? Effect.void)
 
   // --- running work ----------------------------------------------------------
 
@@ -331,118 +380,145 @@ export const make = Effect.fnUntraced(function*(
   }
 
   // Stops running work per its policy; `elapsed` is how long ago the interrupt happened (ms). Work
-  // due now is interrupted on the spot (without waiting for it); one timer per distinct delay does
-  // the rest.
+  // due now is interrupted on the spot, synchronously (without waiting for it); what is returned, if
+  // anything, starts one timer per distinct delay for the rest.
   const stopEntries = (
     entries: Iterable<Running>,
     signal: InterruptSignal,
     elapsed: number
-  ): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const later = new Map<number, Array<Running>>()
-      for (const entry of entries) {
-        const policy = stopPolicy(signal.reason, entry.options?.stopPolicy)
-        if (policy._tag === "abort") entry.options?.onAbort?.(signal)
-        const remaining = Duration.toMillis(StopPolicy.allowance(policy)) - elapsed
-        if (remaining <= 0) {
-          stopNow(entry, signal, policy._tag === "drain")
-        } else {
-          const batch = later.get(remaining)
-          if (batch === undefined) later.set(remaining, [entry])
-          else batch.push(entry)
-        }
+  ): Effect.Effect<void> | undefined => {
+    let later: Map<number, Array<Running>> | undefined
+    for (const entry of entries) {
+      const policy = stopPolicy(signal.reason, entry.options?.stopPolicy)
+      if (policy._tag === "abort") entry.options?.onAbort?.(signal)
+      const remaining = Duration.toMillis(StopPolicy.allowance(policy)) - elapsed
+      if (remaining <= 0) {
+        stopNow(entry, signal, policy._tag === "drain")
+      } else {
+        later ??= new Map()
+        const batch = later.get(remaining)
+        if (batch === undefined) later.set(remaining, [entry])
+        else batch.push(entry)
       }
-      if (later.size === 0) return Effect.void
-      return Effect.forEach(later, ([remaining, batch]) =>
-        Effect.forkIn(
-          Effect.andThen(
-            Effect.sleep(remaining),
-            Effect.sync(() => {
-              for (const entry of batch) {
-                if (!Ref.getUnsafe(running).has(entry)) continue
-                stopNow(entry, signal, stopPolicy(signal.reason, entry.options?.stopPolicy)._tag === "drain")
-              }
-            })
-          ),
-          scope
-        ), { discard: true })
+    }
+    if (later === undefined) return undefined
+    return Effect.forEach(later, ([remaining, batch]) =>
+      Effect.forkIn(
+        Effect.andThen(
+          Effect.sleep(remaining),
+          Effect.sync(() => {
+            for (const entry of batch) {
+              if (!Ref.getUnsafe(running).has(entry)) continue
+              stopNow(entry, signal, stopPolicy(signal.reason, entry.options?.stopPolicy)._tag === "drain")
+            }
+          })
+        ),
+        scope
+      ), { discard: true })
+  }
+
+  const awaitStoppable = <A, E>(fiber: Fiber.Fiber<A, E>, options?: StoppableOptions): Effect.Effect<Exit.Exit<A, E>> => {
+    const entry: Running = { fiber, options }
+    const awaited = Effect.withFiber((self) => {
+      Ref.getUnsafe(running).add(entry)
+      const interrupted = Ref.getUnsafe(current)
+      if (interrupted === undefined) return Fiber.await(fiber)
+      // registered during a grace period or a drain: what is left of it applies
+      const elapsed = Number(self.getRef(Clock.Clock).currentTimeNanosUnsafe()) / 1e6 - interrupted.at
+      const later = stopEntries([entry], interrupted.signal, elapsed)
+      return later === undefined ? Fiber.await(fiber) : Effect.andThen(later, Fiber.await(fiber))
     })
+    // one frame for both: the entry leaves, and a caller stopped from outside stops the work too
+    return Effect.onExitPrimitive(awaited, (exit) => {
+      Ref.getUnsafe(running).delete(entry)
+      return Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause) ? Fiber.interrupt(fiber) : undefined
+    })
+  }
 
   const runStoppable = <A, E, R>(
     effect: Effect.Effect<A, E, R>,
     options?: StoppableOptions
   ): Effect.Effect<Exit.Exit<A, E>, never, R> =>
-    Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), (fiber) => {
+    Effect.flatMap(Effect.forkChild(effect, startNow), (fiber) => {
       const done = fiber.pollUnsafe()
-      if (done !== undefined) return Effect.succeed(done)
-      const entry: Running = { fiber, options }
-      return Effect.suspend(() => {
-        Ref.getUnsafe(running).add(entry)
-        const interrupted = Ref.getUnsafe(current)
-        if (interrupted !== undefined) {
-          // registered during a grace period or a drain: what is left of it applies
-          return Effect.flatMap(Clock.currentTimeNanos, (now) => {
-            return Effect.andThen(
-              stopEntries([entry], interrupted.signal, Number(now) / 1e6 - interrupted.at),
-              Fiber.await(fiber)
-            )
-          })
-        }
-        return Fiber.await(fiber)
-      }).pipe(
-        Effect.onInterrupt(() => Fiber.interrupt(fiber)),
-        Effect.ensuring(Effect.sync(() => Ref.getUnsafe(running).delete(entry)))
-      )
+      return done !== undefined ? Effect.succeed(done) : awaitStoppable(fiber, options)
     })
 
-  const abort = (signal: InterruptSignal) =>
-    Effect.andThen(Deferred.succeed(abortDeferred, signal), killGenerators)
+  // The abort: `awaitAbort` wakes, generators die (what is left to run, if any).
+  const abortUnsafe = (signal: InterruptSignal): Effect.Effect<void> | undefined => {
+    Deferred.doneUnsafe(abortDeferred, Exit.succeed(signal))
+    return killGeneratorsUnsafe()
+  }
 
+  // The first interrupt wins. Claiming it, announcing it and stopping what runs happen in one
+  // synchronous pass (a stop's latency is this pass), in this order: the record (checkpoints fail
+  // from here on), the `onInterrupt` hook (the run journals the interrupt), the `InterruptEvent`, the
+  // waiters of `awaitInterrupt`, the running work due now, then the abort. What is left (timers,
+  // generators to await) runs uninterruptibly after it.
   const interruptWith = (signal: InterruptSignal, via?: string | undefined): Effect.Effect<boolean> =>
-    Effect.uninterruptible(Effect.gen(function*() {
-      if (Ref.getUnsafe(current) !== undefined) return false
-      const at = Number(yield* Clock.currentTimeNanos) / 1e6
-      const record: Interrupted = {
-        signal,
-        failure: Effect.fail(ExecutionInterrupted.fromSignal(signal)),
-        at
-      }
-      const won = yield* Ref.modify(current, (c) => c === undefined ? [true, record] : [false, c])
-      if (!won) return false
-      if (options.onInterrupt !== undefined) yield* options.onInterrupt(signal)
-      yield* bus.publish(
-        new InterruptEvent({ signal, stateId, at: isoOf(at), ...(via === undefined ? {} : { via }) }, { disableChecks: true })
+    Effect.uninterruptible(Effect.withFiber((fiber) => claim(fiber, signal, via)))
+
+  // The claim itself, on the requesting fiber, made uninterruptible by the caller: a stop that
+  // reaches that very fiber (a handler stopping its own execution) waits until what is left is done.
+  const claim = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    signal: InterruptSignal,
+    via: string | undefined
+  ): Effect.Effect<boolean> => {
+    if (Ref.getUnsafe(current) !== undefined) return succeedFalse
+    const clock = fiber.getRef(Clock.Clock)
+    const at = Number(clock.currentTimeNanosUnsafe()) / 1e6
+    current.ref.current = {
+      signal,
+      failure: Effect.fail(ExecutionInterrupted.fromSignal(signal)),
+      at,
+      monotonicAt: Number(clock.monotonicTimeNanosUnsafe()) / 1e6
+    }
+    const announce = (): Effect.Effect<boolean> => {
+      const event = new InterruptEvent(
+        via === undefined ? { signal, stateId, at: isoOf(at) } : { signal, stateId, at: isoOf(at), via },
+        { disableChecks: true }
       )
-      yield* Deferred.succeed(interruptedDeferred, signal)
-      yield* stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
+      const warning = bus.publishUnsafe(event)
+      Deferred.doneUnsafe(interruptedDeferred, Exit.succeed(signal))
+      const timers = stopEntries(Array.from(Ref.getUnsafe(running)), signal, 0)
       const allowance = StopPolicy.allowance(stopPolicy(signal.reason))
-      if (Duration.isZero(allowance)) {
-        yield* abort(signal)
-      } else {
-        yield* Effect.forkIn(Effect.andThen(Effect.sleep(allowance), abort(signal)), scope, { startImmediately: true })
-      }
-      return true
-    }))
+      const rest = Duration.isZero(allowance)
+        ? abortUnsafe(signal)
+        : Effect.asVoid(Effect.forkIn(Effect.andThen(Effect.sleep(allowance), abort(signal)), scope, startNow))
+      if (warning === undefined && timers === undefined && rest === undefined) return succeedTrue
+      return Effect.as(Effect.all([warning ?? Effect.void, timers ?? Effect.void, rest ?? Effect.void]), true)
+    }
+    return options.onInterrupt === undefined
+      ? announce()
+      : Effect.andThen(options.onInterrupt(signal), Effect.suspend(announce))
+  }
+
+  const abort = (signal: InterruptSignal): Effect.Effect<void> => Effect.suspend(() => abortUnsafe(signal) ?? Effect.void)
 
   const requestInterrupt = (
     request: RequestInterruptOptions | InterruptSignal = {},
     delivery?: { readonly via?: string | undefined }
   ): Effect.Effect<boolean> =>
-    Effect.suspend(() => {
-      if (Ref.getUnsafe(current) !== undefined) return Effect.succeed(false)
-      if (request instanceof InterruptSignal) return interruptWith(request, delivery?.via)
-      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        interruptWith(
-          new InterruptSignal({
-            reason: request.reason ?? "user_cancelled",
-            triggeredAt: isoOf(now),
-            saveCheckpoint: request.saveCheckpoint ?? true,
-            ...(request.message === undefined ? {} : { message: request.message }),
-            ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
-          }),
-          delivery?.via
-        ))
-    })
+    Effect.uninterruptible(Effect.withFiber((fiber) => {
+      if (Ref.getUnsafe(current) !== undefined) return succeedFalse
+      if (request instanceof InterruptSignal) return claim(fiber, request, delivery?.via)
+      return claim(
+        fiber,
+        new InterruptSignal({
+          reason: request.reason ?? "user_cancelled",
+          triggeredAt: isoOf(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()),
+          saveCheckpoint: request.saveCheckpoint ?? true,
+          ...(request.message === undefined ? {} : { message: request.message }),
+          ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
+        }, {
+          // the types of the caller's fields are still checked; what is skipped is the pattern of
+          // `triggeredAt`, made here (a stop's latency counts every step of this request)
+          disableChecks: true
+        }),
+        delivery?.via
+      )
+    }))
 
   // --- the checker -----------------------------------------------------------
 
@@ -606,7 +682,10 @@ export const make = Effect.fnUntraced(function*(
     if (interrupted !== undefined) return interrupted.failure
     return Ref.getUnsafe(checkerRef) === undefined ? Effect.void : runChecker
   }
-  const checkInterrupt: Effect.Effect<void, ExecutionInterrupted> = Effect.suspend(checkInterruptUnsafe)
+  const checkInterrupt: Effect.Effect<void, ExecutionInterrupted> = yieldingOutcome(
+    Effect.suspend(checkInterruptUnsafe),
+    checkInterruptUnsafe
+  )
 
   // --- timeout ---------------------------------------------------------------
 
@@ -669,6 +748,7 @@ export const make = Effect.fnUntraced(function*(
     isInterrupted: Effect.sync(() => Ref.getUnsafe(current) !== undefined),
     interruptSignal: Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(current)?.signal)),
     interruptedAt: Effect.sync(() => Option.fromUndefinedOr(Ref.getUnsafe(current)?.at)),
+    currentInterrupt: () => Ref.getUnsafe(current),
     awaitInterrupt,
     awaitAbort: Deferred.await(abortDeferred),
     stopPolicy,
@@ -679,6 +759,7 @@ export const make = Effect.fnUntraced(function*(
     killGenerators,
     generatorCount: Effect.map(Ref.get(generators), (set) => set.size),
     runStoppable,
+    awaitStoppable,
     runningCount: Effect.sync(() => Ref.getUnsafe(running).size)
   })
 })
@@ -703,12 +784,18 @@ export const make = Effect.fnUntraced(function*(
  * @category accessors
  * @since 0.1.0
  */
-export const checkInterrupt: Effect.Effect<void, ExecutionInterrupted, ExecutionState> = Effect.withFiber((fiber) => {
-  // A direct map lookup keeps the hot path at one step; Context.get only to report a missing service.
-  const state = fiber.context.mapUnsafe.get(ExecutionState.key) as ExecutionState["Service"] | undefined
-  return (state ?? Context.get(fiber.context as Context.Context<ExecutionState>, ExecutionState))
-    .checkInterruptUnsafe()
-})
+export const checkInterrupt: Effect.Effect<void, ExecutionInterrupted, ExecutionState> = yieldingOutcome(
+  Effect.withFiber((fiber) => {
+    // A direct map lookup keeps the hot path at one step; Context.get only to report a missing service.
+    const state = fiber.context.mapUnsafe.get(ExecutionState.key) as ExecutionState["Service"] | undefined
+    return (state ?? Context.get(fiber.context as Context.Context<ExecutionState>, ExecutionState))
+      .checkInterruptUnsafe()
+  }),
+  () => {
+    const state = Fiber.getCurrent()?.context.mapUnsafe.get(ExecutionState.key) as ExecutionState["Service"] | undefined
+    return state?.checkInterruptUnsafe()
+  }
+)
 
 /**
  * Interrupts the current execution (first request wins); `true` when this request won.

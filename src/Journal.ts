@@ -15,6 +15,8 @@
  */
 import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
 import { ActorKind, EventBus, InputRequest, TokenUsage } from "./EventBus.ts"
+import { compiled } from "./internal/compiled.ts"
+import { Json as JsonValue } from "./internal/json.ts"
 import { errorMessage } from "./internal/text.ts"
 import { isoOf } from "./internal/time.ts"
 import { InterruptSignal, IsoTimestamp, RunStatus, StateId } from "./Interrupt.ts"
@@ -61,7 +63,7 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   attempt: Positive,
   timestamp: IsoTimestamp,
   workflow: Schema.optionalKey(Schema.String),
-  input: Schema.optionalKey(Schema.Json),
+  input: Schema.optionalKey(JsonValue),
   owner: Schema.optionalKey(Schema.String),
   startedBy: Schema.optionalKey(Schema.String)
 })
@@ -89,7 +91,7 @@ export const StepCompleted = Schema.TaggedStruct("StepCompleted", {
   idempotencyKey: Schema.String,
   timestamp: IsoTimestamp,
   executionTime: Schema.optionalKey(Millis),
-  result: Schema.Json,
+  result: JsonValue,
   detail: Schema.optionalKey(Schema.String),
   usage: Schema.optionalKey(TokenUsage)
 })
@@ -114,7 +116,7 @@ export const StepInterrupted = Schema.TaggedStruct("StepInterrupted", {
   kind: ActorKind,
   attempt: Positive,
   timestamp: IsoTimestamp,
-  partialOutput: Schema.Json,
+  partialOutput: JsonValue,
   usage: Schema.optionalKey(TokenUsage)
 })
 
@@ -130,7 +132,7 @@ export interface StepInterrupted extends Schema.Schema.Type<typeof StepInterrupt
  * @category records
  * @since 0.2.0
  */
-export const StorageSet = Schema.TaggedStruct("StorageSet", { key: Schema.String, value: Schema.Json })
+export const StorageSet = Schema.TaggedStruct("StorageSet", { key: Schema.String, value: JsonValue })
 
 /**
  * @category records
@@ -181,7 +183,7 @@ export const RunFinished = Schema.TaggedStruct("RunFinished", {
   status: Schema.Literals(["completed", "failed", "interrupted", "awaiting"]),
   timestamp: IsoTimestamp,
   error: Schema.optionalKey(Schema.String),
-  result: Schema.optionalKey(Schema.Json),
+  result: Schema.optionalKey(JsonValue),
   resumable: Schema.optionalKey(Schema.Boolean)
 })
 
@@ -219,7 +221,7 @@ export interface InputRequested extends Schema.Schema.Type<typeof InputRequested
  */
 export const InputAnswered = Schema.TaggedStruct("InputAnswered", {
   inputId: Schema.String,
-  value: Schema.Json,
+  value: JsonValue,
   timestamp: IsoTimestamp,
   answeredBy: Schema.optionalKey(Schema.String),
   defaulted: Schema.optionalKey(Schema.Boolean)
@@ -269,11 +271,11 @@ export const SNAPSHOT_VERSION = 2
  */
 export const SnapshotMetadata = Schema.Struct({
   workflow: Schema.optionalKey(Schema.String),
-  input: Schema.optionalKey(Schema.Json),
+  input: Schema.optionalKey(JsonValue),
   startedBy: Schema.optionalKey(Schema.String),
   interrupt: Schema.optionalKey(InterruptSignal),
   error: Schema.optionalKey(Schema.String),
-  result: Schema.optionalKey(Schema.Json),
+  result: Schema.optionalKey(JsonValue),
   eventsDropped: Schema.optionalKey(Schema.Int)
 })
 
@@ -315,8 +317,8 @@ export class StateSnapshot extends Schema.Class<StateSnapshot>("agent-interrupt/
   attempts: Schema.Int.pipe(Schema.withDecodingDefaultKey(one)),
   metadata: SnapshotMetadata,
   completed: Schema.Array(StepCompleted).pipe(Schema.withDecodingDefaultKey(emptyArray)),
-  partialOutputs: Schema.Record(Schema.String, Schema.Json).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
-  storage: Schema.Record(Schema.String, Schema.Json).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
+  partialOutputs: Schema.Record(Schema.String, JsonValue).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
+  storage: Schema.Record(Schema.String, JsonValue).pipe(Schema.withDecodingDefaultKey(emptyRecord)),
   resumable: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(yes)),
   inputs: Schema.Array(InputState).pipe(Schema.withDecodingDefaultKey(emptyArray))
 }) {}
@@ -375,6 +377,10 @@ export type JournalRecord = typeof JournalRecord.Type
  * @since 0.2.0
  */
 export const JournalRecordJson = Schema.fromJsonString(JournalRecord)
+
+// A resume decodes every line of a journal, and a compacted one holds every step in one line: the
+// records' decoders are compiled (see `internal/compiled.ts`), which halves what decoding costs.
+compiled(JournalRecord)
 
 const decodeRecord = Schema.decodeUnknownExit(JournalRecord)
 
@@ -659,6 +665,13 @@ export class Journal extends Context.Service<Journal, {
   readonly append: (record: JournalRecord) => Effect.Effect<void>
   /** Journals a record without waiting for the store, whatever the durability (keeps the order). */
   readonly appendLater: (record: JournalRecord) => Effect.Effect<void>
+  /**
+   * Journals a record at once and answers `true` when there is nothing to wait for (no store, or
+   * `exit` durability); otherwise does nothing and answers `false`: use `append`.
+   *
+   * @internal
+   */
+  readonly appendUnsafe: (record: JournalRecord) => boolean
   /** Waits until everything journaled so far is in the store (up to `flushTimeout`). */
   readonly flush: Effect.Effect<FlushResult>
   /** This attempt's records, in order. */
@@ -1022,10 +1035,16 @@ export const make = Effect.fnUntraced(function*(
     durability,
     persistent: sink !== undefined,
     nextOccurrence,
-    restored: (address, occurrence) => restoredSteps.get(`${address}#${occurrence}`),
+    restored: (address, occurrence) =>
+      restoredSteps.size === 0 ? undefined : restoredSteps.get(`${address}#${occurrence}`),
     storage,
     append,
     appendLater,
+    appendUnsafe: (record) => {
+      if (sink !== undefined && durability !== "exit") return false
+      records.push(record)
+      return true
+    },
     flush,
     records: Effect.sync(() => records.slice()),
     snapshot: Effect.sync(() => fold(stateId, records, restore)),

@@ -5,11 +5,20 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Option } from "effect"
-import { CurrentBranch, CurrentGroup, CurrentPath, errorMessage, type ExecutionResult } from "./Event.ts"
+import {
+  type Branch,
+  CurrentBranch,
+  CurrentGroup,
+  CurrentPath,
+  errorMessage,
+  type ExecutionResult,
+  type GroupStop,
+  settleMembers
+} from "./Event.ts"
 import { EventBus, type GroupStatus } from "./EventBus.ts"
 import { ExecutionState } from "./ExecutionState.ts"
-import { formatSeconds } from "./internal/time.ts"
-import { ExecutionInterrupted, isExecutionInterrupted } from "./Interrupt.ts"
+import { formatSeconds, isoOf } from "./internal/time.ts"
+import { ExecutionInterrupted, type InterruptSignal, isExecutionInterrupted } from "./Interrupt.ts"
 import { Journal } from "./Journal.ts"
 
 /**
@@ -108,7 +117,7 @@ export const parallel = <A, E, R>(
         total,
         completed,
         failed,
-        timestamp: new Date(clock.currentTimeMillisUnsafe()).toISOString(),
+        timestamp: isoOf(clock.currentTimeMillisUnsafe()),
         ...(detail === undefined ? {} : { detail })
       })
     }
@@ -117,16 +126,29 @@ export const parallel = <A, E, R>(
     const firstFailure = yield* Deferred.make<void>()
     // Branches run with the group's id; each branch fiber keeps its own copy of the path.
     const branchContext = Context.add(fiber.context, CurrentGroup, groupId) as Context.Context<R>
+    // The group's direct member events run their handlers in the branch fibers: when the interrupt
+    // aborts the group, their handlers' abort signals go first and the events report the interrupt.
+    const group: GroupStop = { signal: undefined, controllers: new Set(), members: new Set() }
+    const abortMembers = (signal: InterruptSignal) => {
+      group.signal = signal
+      for (const controller of group.controllers) controller.abort(signal)
+      group.controllers.clear()
+    }
 
     const runBranch = (effect: Effect.Effect<A, E, R>, index: number): Effect.Effect<void> =>
-      Effect.flatMap(state.isInterrupted, (stopped) => {
+      Effect.withFiber((branchFiber) => {
         // nothing new starts once the execution is interrupted (a drain lets running ones finish)
-        if (stopped) return Effect.void
+        if (state.currentInterrupt() !== undefined) return Effect.void
         const start = nowMillis()
         startedAt[index] = start
-        const tally = { completed: false }
-        const context = Context.add(branchContext, CurrentBranch, tally) as Context.Context<R>
-        return Effect.flatMap(Effect.exit(Effect.provideContext(effect, context)), (exit) => {
+        const tally: Branch = { completed: false, group, fiber: branchFiber }
+        // The branch runs with the group's context plus its tally, set on its fiber and put back
+        // below, rather than provided: a provided context is put back by a finalizer, one more frame
+        // for every branch a stop unwinds. A branch stopped here ends its fiber.
+        const outer = branchFiber.context
+        branchFiber.setContext(Context.add(branchContext, CurrentBranch, tally))
+        return Effect.flatMap(Effect.exit(effect as Effect.Effect<A, E>), (exit) => {
+          branchFiber.setContext(outer)
           const executionTime = nowMillis() - start
           if (Exit.isSuccess(exit)) {
             results[index] = { result: exit.value, executionTime, ok: true }
@@ -158,17 +180,24 @@ export const parallel = <A, E, R>(
     // The interrupt stops the whole group in one go (per the stop policy), no watcher per branch. If
     // the fiber running the group is itself stopped (an enclosing handler), the group still ends
     // with exactly one final status.
-    const exit = yield* state.runStoppable(watchers.length === 0 ? all : Effect.raceAllFirst([all, ...watchers])).pipe(
+    const exit = yield* state.runStoppable(watchers.length === 0 ? all : Effect.raceAllFirst([all, ...watchers]), {
+      onAbort: abortMembers
+    }).pipe(
       Effect.onInterrupt(() =>
-        settled
-          ? Effect.void
-          : Effect.flatMap(state.interruptSignal, (signal) =>
-            publishGroup(
-              "cancelled",
-              Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled"
-            ))
+        Effect.andThen(
+          settleMembers(group),
+          settled
+            ? Effect.void
+            : Effect.flatMap(state.interruptSignal, (signal) =>
+              publishGroup(
+                "cancelled",
+                Option.isSome(signal) ? `Interrupted: ${signal.value.reason}` : "Cancelled"
+              ))
+        )
       )
     )
+    // the member events of branches that were stopped end first, before the group
+    yield* settleMembers(group)
 
     const interruptedSignal = yield* state.interruptSignal
     const stop: Stop = Exit.isSuccess(exit) ? exit.value : { _tag: "interrupted" }

@@ -51,6 +51,23 @@ export const suite = (name: string, layer: Layer.Layer<CheckpointStore, unknown>
         assert.strictEqual(snap.attempts, 1)
       }).pipe(withStore))
 
+    it.effect("a journal read again: lines appended since are read, a line that changed is decoded anew", () =>
+      Effect.gen(function*() {
+        const store = yield* CheckpointStore
+        const records = makeRecords(id("again"), { steps: 3, status: "running" })
+        const lines = records.map((r) => encodeRecordForTest(r))
+        yield* backend.plantJournal(id("again"), lines)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.read(id("again"))), records)
+        const more: JournalRecord = { _tag: "StorageSet", key: "again", value: [1, 2] }
+        yield* store.append(id("again"), [more])
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.read(id("again"))), [...records, more])
+        // as many lines as before, the second one changed
+        yield* backend.plantJournal(id("again"), [lines[0]!, "{\"_tag\":\"StorageSet\"}", ...lines.slice(2), encodeRecordForTest(more)])
+        const error = yield* errorOf(store.read(id("again")))
+        assert.strictEqual(error.reason, "corrupt")
+        assert.include(error.message, "line 2:")
+      }).pipe(withStore))
+
     it.effect("read and load of an unknown id are None; delete of an unknown id is fine", () =>
       Effect.gen(function*() {
         const store = yield* CheckpointStore

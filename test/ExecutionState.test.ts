@@ -159,6 +159,50 @@ describe("ExecutionState", () => {
         assert.strictEqual(calls, 2)
       }).pipe(withState()))
 
+    it.effect("a checkpoint taken with yield* sees the state at that moment (accessor and service member)", () =>
+      Effect.gen(function*() {
+        const state = yield* ExecutionState
+        // held once, yielded again and again: each yield* checks anew
+        const member = state.checkInterrupt
+        let calls = 0
+        const loop = (check: Effect.Effect<void, unknown, ExecutionState>) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 3; i++) {
+              yield* check
+              calls++
+            }
+          })
+        yield* loop(checkInterrupt)
+        yield* loop(member)
+        assert.strictEqual(calls, 6)
+        // a checker installed: yield* calls it, as running the checkpoint does
+        let asked = 0
+        yield* setInterruptChecker(() => ++asked === 2)
+        yield* checkInterrupt
+        const byChecker = yield* Effect.flip(Effect.gen(function*() {
+          yield* member
+        }))
+        assert.strictEqual(asked, 2)
+        assert.strictEqual((byChecker as { reason: string }).reason, "custom")
+        // interrupted: both fail with the execution's error
+        const first = yield* Effect.flip(Effect.gen(function*() {
+          yield* checkInterrupt
+        }))
+        const second = yield* Effect.flip(Effect.gen(function*() {
+          yield* member
+        }))
+        assert.strictEqual(first, second)
+        assert.strictEqual(asked, 2)
+      }).pipe(withState()))
+
+    it.effect("the accessor without an execution is a missing-service defect, with yield* too", () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(Effect.gen(function*() {
+          yield* (checkInterrupt as Effect.Effect<void, unknown>)
+        }))
+        assert.isTrue(exit._tag === "Failure" && exit.cause.reasons.some((r) => r._tag === "Die"))
+      }))
+
     // seed test 7: check_interrupt() with local flag
     it.effect("the local flag is read first: the checker is not called once interrupted", () =>
       Effect.gen(function*() {

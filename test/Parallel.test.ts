@@ -3,6 +3,7 @@ import { Deferred, Effect, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import {
   Actor,
+  EventBus,
   ExecutionInterrupted,
   parallel,
   requestInterrupt,
@@ -250,5 +251,101 @@ describe("parallel", () => {
       yield* Effect.flip(Fiber.join(fiber))
       const cancelled = (yield* groupEvents).at(-1)!
       assert.deepStrictEqual([cancelled.status, cancelled.completed, cancelled.total], ["cancelled", 2, 3])
+    }).pipe(withState()))
+})
+
+describe("parallel: members stopped with their group", () => {
+  // Each member publishes `started`, then blocks; `allStarted` completes when `n` have started.
+  const blockedMembers = (n: number) =>
+    Effect.gen(function*() {
+      const started = yield* Ref.make(0)
+      const allStarted = yield* Deferred.make<void>()
+      const finalized = yield* Ref.make(0)
+      const member = Actor.tool("member", (_: number) =>
+        Effect.andThen(
+          Effect.flatMap(Ref.updateAndGet(started, (k) => k + 1), (k) => k === n ? Deferred.succeed(allStarted, undefined) : Effect.void),
+          Effect.never
+        ).pipe(Effect.ensuring(Ref.update(finalized, (k) => k + 1))))
+      return { allStarted, finalized, member }
+    })
+
+  it.effect("an interrupt: one interrupted event per member, after the InterruptEvent and before the group's cancelled", () =>
+    Effect.gen(function*() {
+      const { allStarted, finalized, member } = yield* blockedMembers(5)
+      const fiber = yield* Effect.forkChild(
+        parallel([1, 2, 3, 4, 5].map((i) => runEvent(member, i)), { concurrency: "unbounded", name: "five" }),
+        { startImmediately: true }
+      )
+      yield* Deferred.await(allStarted)
+      yield* requestInterrupt({ reason: "user_cancelled", message: "Stop clicked" })
+      assert.instanceOf(yield* Effect.flip(Fiber.join(fiber)), ExecutionInterrupted)
+      assert.strictEqual(yield* Ref.get(finalized), 5)
+      const history = yield* EventBus.use((bus) => bus.history)
+      const tags = history.map((e) => e._tag === "ExecutionEvent" ? `${e.status}#${e.occurrence}` : e._tag === "GroupEvent" ? `group ${e.status}` : e._tag)
+      const interrupted = history.flatMap((e) => e._tag === "ExecutionEvent" && e.status === "interrupted" ? [e] : [])
+      assert.deepStrictEqual(interrupted.map((e) => e.occurrence).sort(), [1, 2, 3, 4, 5])
+      for (const e of interrupted) {
+        assert.strictEqual(e.detail, "Interrupted: user_cancelled")
+        assert.strictEqual(e.message, "Stop clicked")
+        assert.strictEqual(e.groupId, "five#1")
+        assert.strictEqual(e.stopLatency, 0) // TestClock
+      }
+      const interruptAt = tags.indexOf("InterruptEvent")
+      const cancelledAt = tags.indexOf("group cancelled")
+      for (const e of interrupted) {
+        const at = tags.indexOf(`interrupted#${e.occurrence}`)
+        assert.isTrue(interruptAt < at && at < cancelledAt, tags.join(", "))
+      }
+      assert.strictEqual(tags.filter((t) => t === "group cancelled").length, 1)
+    }).pipe(withState()))
+
+  it.effect("members in fibers a branch forked are stopped once too", () =>
+    Effect.gen(function*() {
+      const { allStarted, member } = yield* blockedMembers(4)
+      const branch = (base: number) =>
+        Effect.all([runEvent(member, base), runEvent(member, base + 1)], { concurrency: 2 })
+      const fiber = yield* Effect.forkChild(parallel([branch(1), branch(3)], { concurrency: "unbounded" }), {
+        startImmediately: true
+      })
+      yield* Deferred.await(allStarted)
+      yield* requestInterrupt({ reason: "timeout" })
+      yield* Effect.flip(Fiber.join(fiber))
+      const events = yield* executionEvents
+      assert.deepStrictEqual(
+        events.filter((e) => e.status === "interrupted").map((e) => `${e.occurrence} ${e.detail}`).sort(),
+        ["1 Interrupted: timeout", "2 Interrupted: timeout", "3 Interrupted: timeout", "4 Interrupted: timeout"]
+      )
+      assert.strictEqual(events.length, 8)
+    }).pipe(withState()))
+
+  it.effect("a member its branch cancels (a lost race) ends Cancelled at once, and its group goes on", () =>
+    Effect.gen(function*() {
+      const { allStarted, member } = yield* blockedMembers(1)
+      const fiber = yield* Effect.forkChild(
+        parallel([Effect.raceFirst(runEvent(member, 1), Effect.andThen(Deferred.await(allStarted), Effect.succeed(0)))]),
+        { startImmediately: true }
+      )
+      const results = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(results.map((r) => r.result), [0])
+      assert.deepStrictEqual(yield* timeline, ["started member::tool_call", "interrupted member::tool_call"])
+      assert.strictEqual((yield* executionEvents)[1]!.detail, "Cancelled")
+      assert.deepStrictEqual((yield* groupEvents).map((g) => g.status), ["pending", "running", "completed"])
+    }).pipe(withState()))
+
+  it.effect("a member's abort signal aborts when its group is stopped, before the handler's finalizers run", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const started = yield* Deferred.make<void>()
+      const fetchLike = Actor.tool("fetch", (_: number, ctx) =>
+        Effect.gen(function*() {
+          ctx.signal.addEventListener("abort", () => seen.push(`aborted ${String(ctx.signal.reason?.reason)}`))
+          yield* Deferred.succeed(started, undefined)
+          return yield* Effect.never
+        }).pipe(Effect.ensuring(Effect.sync(() => seen.push("finalizer")))))
+      const fiber = yield* Effect.forkChild(parallel([runEvent(fetchLike, 1)]), { startImmediately: true })
+      yield* Deferred.await(started)
+      yield* requestInterrupt({ reason: "resource_limit" })
+      yield* Effect.flip(Fiber.join(fiber))
+      assert.deepStrictEqual(seen, ["aborted resource_limit", "finalizer"])
     }).pipe(withState()))
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
+import { Deferred, Effect, Fiber, Layer, Option, Schedule, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import {
   Actor,
@@ -9,6 +9,7 @@ import {
   type ExecutionEvent,
   type ExecutionState,
   type Journal,
+  interruptible,
   type JournalRecord,
   parallel,
   Run,
@@ -290,6 +291,25 @@ describe("Run", () => {
         const outcome = yield* Fiber.join(second.fiber)
         assert.deepStrictEqual(outcome._tag === "Completed" && outcome.value, ["web hits", "news hits", "papers hits"])
         assert.deepStrictEqual(runs.sort(), ["news", "papers", "web"])
+      }).pipe(withStore))
+
+    it.effect("members of a stopped group: their partial output is journaled (sync) before their one interrupted event", () =>
+      Effect.gen(function*() {
+        const { events, subscriber } = collect()
+        const tokens = Stream.fromSchedule(Schedule.spaced("100 millis")).pipe(Stream.map((n) => `t${n} `))
+        const llm = Actor.llm("answer", (_: number) => Stream.runCollect(interruptible(tokens)))
+        const program = parallel([1, 2, 3].map((n) => runEvent(llm, n)), { concurrency: "unbounded" })
+        const first = yield* start(program, { stateId: "partials", subscribers: [subscriber] })
+        yield* TestClock.adjust("250 millis")
+        yield* first.state.requestInterrupt({ reason: "user_cancelled" })
+        assert.strictEqual((yield* Fiber.join(first.fiber))._tag, "Interrupted")
+        const records = yield* readRecords("partials")
+        const partials = records.flatMap((r) => r._tag === "StepInterrupted" ? [`${r.occurrence} ${String(r.partialOutput)}`] : [])
+        assert.deepStrictEqual(partials.sort(), ["1 t0 t1 ", "2 t0 t1 ", "3 t0 t1 "])
+        const interrupted = events.flatMap((e) => e._tag === "ExecutionEvent" && e.status === "interrupted" ? [e] : [])
+        assert.deepStrictEqual(interrupted.map((e) => `${e.occurrence} ${String(e.partialOutput)}`).sort(), partials.sort())
+        const cancelled = events.findIndex((e) => e._tag === "GroupEvent" && e.status === "cancelled")
+        for (const e of interrupted) assert.isBelow(events.indexOf(e), cancelled)
       }).pipe(withStore))
 
     it.effect("results are decoded with the actor's output Schema", () =>

@@ -600,6 +600,9 @@ interface Entry {
 
 const isJson = Schema.is(Schema.Json)
 
+const sameSignal = (a: InterruptSignal, b: InterruptSignal) =>
+  a.reason === b.reason && a.triggeredAt === b.triggeredAt && a.message === b.message && a.triggeredBy === b.triggeredBy
+
 const isActive = (status: RunStatus) => status === "running" || status === "cancelling"
 
 // -----------------------------------------------------------------------------
@@ -996,7 +999,6 @@ export const make = Effect.fnUntraced(function*(
 
   const interrupt = (id: string, request: InterruptOptions = {}) =>
     Effect.gen(function*() {
-      const entry = yield* fresh(id)
       const now = yield* Clock.currentTimeMillis
       const signal = new InterruptSignal({
         reason: request.reason ?? "user_cancelled",
@@ -1005,22 +1007,26 @@ export const make = Effect.fnUntraced(function*(
         ...(request.message === undefined ? {} : { message: request.message }),
         ...(request.triggeredBy === undefined ? {} : { triggeredBy: request.triggeredBy })
       })
+      // A run this process does not run: the request goes out first (its owner's lease is checked
+      // where it is delivered), and the run is read while it travels — the stop does not wait for
+      // this process to catch up with the run.
+      const sentFirst = remote !== undefined && isStateId(id) && known.get(id)?.current === undefined
+        ? yield* remote.interrupt(id, signal)
+        : undefined
+      const entry = yield* fresh(id)
       let won: boolean
       const current = entry.current
       if (current !== undefined) {
         won = yield* current.state.requestInterrupt(signal)
+      } else if (sentFirst !== undefined) {
+        if (sentFirst === "not_running") {
+          const status = yield* statusOf(entry)
+          return yield* new ExecutionNotRunning({ executionId: id, status: isActive(status) ? "lost" : status })
+        }
+        // decided below, once the winner is known: ours, or one already on its way
+        won = sentFirst === "sent"
       } else {
-        // another process's run: its owner's lease is checked where the request is delivered
-        const status = entry.view.status
-        if (!isActive(status) || remote === undefined) {
-          return yield* new ExecutionNotRunning({ executionId: id, status: yield* statusOf(entry) })
-        }
-        if (status === "cancelling") won = false
-        else {
-          const sent = yield* remote.interrupt(id, signal)
-          if (sent === "not_running") return yield* new ExecutionNotRunning({ executionId: id, status: "lost" })
-          won = sent === "sent"
-        }
+        return yield* new ExecutionNotRunning({ executionId: id, status: yield* statusOf(entry) })
       }
       // the receipt: the stages the run reached by now, or by the stage asked for
       const wanted: InterruptStage = request.await ?? (current === undefined ? "delivered" : "requested")
@@ -1040,6 +1046,7 @@ export const make = Effect.fnUntraced(function*(
         )
       }
       const winner = entry.view.interrupt ?? signal
+      if (sentFirst !== undefined) won = won && sameSignal(winner, signal)
       const receipt = {
         executionId: id,
         signal: winner,

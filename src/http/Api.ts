@@ -354,7 +354,7 @@ export class Api extends HttpApi.make("agent-interrupt")
   .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error", errors: "all" })
   .annotateMerge(OpenApi.annotations({
     title: "agent-interrupt control API",
-    version: "0.1.0",
+    version: "0.2.0",
     description: "Start agent workflows, watch their events, stop them at any moment, resume them from their checkpoint."
   }))
 {}

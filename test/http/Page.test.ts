@@ -896,6 +896,41 @@ describe("Page", () => {
         assert.deepStrictEqual(seen.pageErrors, [])
       }), 60_000)
 
+    it.effect("the demo's approval: Approve continues the run to its result; the wait is on the timeline", () =>
+      Effect.gen(function*() {
+        const url = yield* baseUrl
+        const id = yield* start("research", { topic: "approve from the page", pace: 0.05, ask: true })
+        yield* awaitStatus(id, (i) => i.status === "awaiting")
+        const { context } = yield* launch
+        const seen = yield* Effect.promise(async () => {
+          const pageErrors: Array<string> = []
+          const page = await openTab(context, pageErrors)
+          await page.goto(`${url}/#/runs/${id}`)
+          await enterToken(page)
+          await statusIs(page, "awaiting")
+          const ask = page.getByTestId("ask")
+          await page.locator(`[data-testid="ask-prompt"]`, { hasText: "Publish this summary?" }).waitFor()
+          await ask.getByTestId("approve").click()
+          await statusIs(page, "completed", 30_000)
+          await page.getByTestId("result").waitFor()
+          await page.locator(`[data-testid="timeline-wait"][data-state="answered"]`).waitFor({ state: "attached" })
+          const seen = {
+            result: (await page.getByTestId("result").textContent()) ?? "",
+            events: (await page.getByTestId("events").allTextContents()).join("\n"),
+            waits: await attributes(page, `[data-testid="timeline-wait"]`, "data-state"),
+            pageErrors
+          }
+          await page.close()
+          return seen
+        })
+        assert.include(seen.result, `"published": true`)
+        assert.match(seen.events, /✓ answered in-[0-9a-f]{8}: \{"approved":true\} \(by alice\)/)
+        assert.deepStrictEqual(seen.waits, ["answered"])
+        assert.deepStrictEqual(seen.pageErrors, [])
+        const info = yield* awaitStatus(id, (i) => i.status === "completed")
+        assert.deepStrictEqual(info.result, { ...(info.result as object), published: true })
+      }), 60_000)
+
     it.effect("at 375 px: a form the server refuses, JSON that does not parse, a parked approval rejected from the keyboard, a 409", () =>
       Effect.gen(function*() {
         const url = yield* baseUrl

@@ -104,15 +104,6 @@ export interface CurrentStepInfo {
   inputs: number
 }
 
-/**
- * The step whose handler the current fiber runs, if any (`awaitInput` asks in its name).
- *
- * @category references
- * @since 0.2.0
- */
-export const CurrentStep = Context.Reference<CurrentStepInfo | undefined>("agent-interrupt/CurrentStep", {
-  defaultValue: () => undefined
-})
 
 /**
  * Where the output of an interruptible stream is recorded while an event's handler runs, so the
@@ -126,6 +117,8 @@ export interface PartialOutput {
   readonly record: (value: unknown) => void
   /** Replaces the usage known so far (the latest total of the attempt, not an increment). */
   readonly recordUsage?: ((usage: TokenUsage) => void) | undefined
+  /** The step the recording handler runs for (what `CurrentStep` reads). */
+  readonly step?: CurrentStepInfo | undefined
 }
 
 /**
@@ -137,6 +130,17 @@ export interface PartialOutput {
 export const CurrentPartialOutput = Context.Reference<PartialOutput | undefined>(
   "agent-interrupt/CurrentPartialOutput",
   { defaultValue: () => undefined }
+)
+
+/**
+ * The step whose handler the current fiber runs, if any (`awaitInput` asks in its name). It travels
+ * with the handler's recorder, so a handler's context carries no second entry for it.
+ *
+ * @category accessors
+ * @since 0.2.0
+ */
+export const CurrentStep: Effect.Effect<CurrentStepInfo | undefined> = Effect.withFiber((fiber) =>
+  Effect.succeed(fiber.getRef(CurrentPartialOutput)?.step)
 )
 
 // -----------------------------------------------------------------------------
@@ -704,16 +708,19 @@ const handlerContext = <R>(run: Run<any, any, any, R>): Context.Context<R> => {
   let context = Context.add(run.context, CurrentPath, run.path)
   if (run.groupId !== undefined) context = Context.add(context, CurrentGroup, undefined)
   if (run.branch !== undefined) context = Context.add(context, CurrentBranch, undefined)
-  context = Context.add(context, CurrentPartialOutput, new Recorder(run))
-  return Context.add(context, CurrentStep, new StepOf(run)) as Context.Context<R>
+  return Context.add(context, CurrentPartialOutput, new Recorder(run)) as Context.Context<R>
 }
 
 // Where an interruptible stream records what the handler's stream produced (and a language-model
-// call the tokens it used).
-class Recorder implements PartialOutput {
+// call the tokens it used); one per attempt, it is also the step the handler runs for (`awaitInput`
+// asks in its name and counts its questions per attempt).
+class Recorder implements PartialOutput, CurrentStepInfo {
   readonly #run: Run<any, any, any, any>
+  readonly attempt: number
+  inputs = 0
   constructor(run: Run<any, any, any, any>) {
     this.#run = run
+    this.attempt = run.attempt
   }
   record(value: unknown): void {
     ;(this.#run.partial ??= []).push(value)
@@ -721,22 +728,20 @@ class Recorder implements PartialOutput {
   recordUsage(usage: TokenUsage): void {
     this.#run.usage = usage
   }
-}
-
-// The step a handler runs for (`awaitInput` asks in its name); its questions are counted per attempt.
-class StepOf implements CurrentStepInfo {
-  readonly address: string
-  readonly actor: string
-  readonly kind: ActorKind
-  readonly occurrence: number
-  readonly attempt: number
-  inputs = 0
-  constructor(run: Run<any, any, any, any>) {
-    this.address = run.address
-    this.actor = run.actor.name
-    this.kind = run.actor.kind
-    this.occurrence = run.occurrence
-    this.attempt = run.attempt
+  get step(): CurrentStepInfo {
+    return this
+  }
+  get address(): string {
+    return this.#run.address
+  }
+  get actor(): string {
+    return this.#run.actor.name
+  }
+  get kind(): ActorKind {
+    return this.#run.actor.kind
+  }
+  get occurrence(): number {
+    return this.#run.occurrence
   }
 }
 

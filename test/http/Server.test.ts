@@ -807,13 +807,7 @@ describe("Server", () => {
         // one line at the first wrong token, then one for the window once it ends
         const rejected = (l: { readonly message: string }) => l.message.startsWith("Rejected ")
         assert.deepStrictEqual(loginCapture.lines.filter(rejected).map((l) => l.message), ["Rejected an invalid bearer token"])
-        const summary = yield* Effect.promise(async () => {
-          for (;;) {
-            const line = loginCapture.lines.find((l) => l.message.startsWith("Rejected 5 "))
-            if (line !== undefined) return line
-            await new Promise((resolve) => setTimeout(resolve, 20))
-          }
-        })
+        const summary = yield* loginCapture.next((l) => l.message.startsWith("Rejected 5 "))
         assert.strictEqual(summary.message, "Rejected 5 invalid bearer tokens in 2s (over the limit of 3: 2 refused unchecked)")
         assert.strictEqual(summary.annotations.remote, "127.0.0.1")
         assert.strictEqual(loginCapture.lines.filter(rejected).length, 2)

@@ -50,16 +50,28 @@ export interface CapturedLog {
 
 export const makeLogCapture = () => {
   const lines: Array<CapturedLog> = []
+  const waiting: Array<{ readonly matches: (line: CapturedLog) => boolean; readonly found: Deferred.Deferred<CapturedLog> }> = []
   const logger = Logger.make(({ cause, fiber, logLevel, message }) => {
     const parts = Array.isArray(message) ? message : [message]
-    lines.push({
+    const line: CapturedLog = {
       level: logLevel,
       message: parts.map(String).join(" "),
       cause: cause.reasons.length === 0 ? "" : Cause.pretty(cause),
       annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
-    })
+    }
+    lines.push(line)
+    for (const w of waiting) if (w.matches(line)) Deferred.doneUnsafe(w.found, Effect.succeed(line))
   })
-  return { lines, layer: Logger.layer([logger]) }
+  /** The first line (logged so far, or to come) that `matches`. */
+  const next = (matches: (line: CapturedLog) => boolean): Effect.Effect<CapturedLog> =>
+    Effect.suspend(() => {
+      const seen = lines.find(matches)
+      if (seen !== undefined) return Effect.succeed(seen)
+      const found = Deferred.makeUnsafe<CapturedLog>()
+      waiting.push({ matches, found })
+      return Deferred.await(found)
+    })
+  return { lines, next, layer: Logger.layer([logger]) }
 }
 
 /**

@@ -264,7 +264,17 @@ export class InputNotFound extends Schema.TaggedError<InputNotFound>("agent-inte
   "InputNotFound",
   { executionId: Schema.String, inputId: Schema.optionalKey(Schema.String), message: Schema.String },
   { httpApiStatus: 404 }
-) {}
+) {
+  constructor(props: { readonly executionId: string; readonly inputId?: string | undefined }) {
+    super({
+      executionId: props.executionId,
+      ...(props.inputId === undefined ? {} : { inputId: props.inputId }),
+      message: props.inputId === undefined
+        ? `Execution ${props.executionId} waits for no answer`
+        : `Execution ${props.executionId} has no input ${props.inputId}`
+    })
+  }
+}
 
 /**
  * The question was answered already: the first answer stands (`answer` is it).
@@ -279,7 +289,14 @@ export class InputAlreadyAnswered extends Schema.TaggedError<InputAlreadyAnswere
   inputId: Schema.String,
   answer: Schema.Json,
   message: Schema.String
-}, { httpApiStatus: 409 }) {}
+}, { httpApiStatus: 409 }) {
+  constructor(props: { readonly executionId: string; readonly inputId: string; readonly answer: Schema.Json }) {
+    super({
+      ...props,
+      message: `Input ${props.inputId} of ${props.executionId} was answered already: the first answer stands`
+    })
+  }
+}
 
 /**
  * The value is not an answer to the question (its Schema or its choices refuse it): nothing changed.
@@ -1068,7 +1085,7 @@ export const make = Effect.fnUntraced(function*(
         const waiting = Array.from(entry.view.inputs.values())
         if (waiting.length === 1) return Effect.succeed(waiting[0]!)
         return waiting.length === 0
-          ? Effect.fail(new InputNotFound({ executionId: id, message: `Execution ${id} waits for no answer` }))
+          ? Effect.fail(new InputNotFound({ executionId: id }))
           : Effect.fail(
             new InvalidAnswer({
               executionId: id,
@@ -1081,15 +1098,8 @@ export const make = Effect.fnUntraced(function*(
       const request = entry.view.inputs.get(inputId)
       if (request !== undefined) return Effect.succeed(request)
       return entry.view.answered.has(inputId)
-        ? Effect.fail(
-          new InputAlreadyAnswered({
-            executionId: id,
-            inputId,
-            answer: null,
-            message: `Input ${inputId} of ${id} was answered already: the first answer stands`
-          })
-        )
-        : Effect.fail(new InputNotFound({ executionId: id, inputId, message: `Execution ${id} has no input ${inputId}` }))
+        ? Effect.fail(new InputAlreadyAnswered({ executionId: id, inputId, answer: null }))
+        : Effect.fail(new InputNotFound({ executionId: id, inputId }))
     })
 
   // What the run made of an answer sent to it: the step took it (`answered`), or refused it.
@@ -1128,18 +1138,9 @@ export const make = Effect.fnUntraced(function*(
         const result = yield* current.journal.answer(request.inputId, json, { answeredBy })
         switch (result._tag) {
           case "Unknown":
-            return yield* new InputNotFound({
-              executionId: id,
-              inputId: request.inputId,
-              message: `Execution ${id} has no input ${request.inputId}`
-            })
+            return yield* new InputNotFound({ executionId: id, inputId: request.inputId })
           case "AlreadyAnswered":
-            return yield* new InputAlreadyAnswered({
-              executionId: id,
-              inputId: request.inputId,
-              answer: result.answer.value,
-              message: `Input ${request.inputId} of ${id} was answered already: the first answer stands`
-            })
+            return yield* new InputAlreadyAnswered({ executionId: id, inputId: request.inputId, answer: result.answer.value })
           case "Rejected":
             return yield* new InvalidAnswer({ executionId: id, inputId: request.inputId, message: result.message })
           case "Answered":
